@@ -1,0 +1,28 @@
+"""Partner adapters, one module each, found by connector type code."""
+
+import importlib
+
+from .base import Adapter, AdapterContext, ParseError, ParseResult  # noqa: F401
+
+#: connector_type code → module in this package defining ``ADAPTER``.
+ADAPTER_MODULES = {
+    "generic_json": "generic_json",
+    "aftership": "aftership",
+    "easypost": "easypost",
+    "shippo": "shippo",
+    "seventeentrack": "seventeentrack",
+    "shipengine": "shipengine",
+}
+
+
+def get_adapter(code):
+    """The adapter instance for a connector type.
+
+    :raises KeyError: with a clear message for a type that has no adapter.
+    """
+    try:
+        module_name = ADAPTER_MODULES[code]
+    except KeyError:
+        raise KeyError(f"no adapter for connector type {code!r}") from None
+    module = importlib.import_module(f"{__name__}.{module_name}")
+    return module.ADAPTER

@@ -1,0 +1,136 @@
+"""What every partner adapter implements, and the helpers they share.
+
+An adapter turns the raw bytes a partner sent (webhook body, poll response, file
+chunk) into :class:`~integration.events.CanonicalEvent` values. It never touches the
+database: the Odoo side passes configuration in an :class:`AdapterContext` and stores
+what comes back in a :class:`ParseResult`.
+"""
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .. import taxonomy
+
+
+class ParseError(ValueError):
+    """The payload cannot be turned into events.
+
+    ``path`` points at the offending element (a JSON path such as ``$.msg.checkpoints[2]``,
+    or ``line 14`` for files) so that an integration administrator can fix the partner
+    configuration or the status map without reading code.
+    """
+
+    def __init__(self, reason, path=""):
+        super().__init__(f"{path}: {reason}" if path else reason)
+        self.reason = reason
+        self.path = path
+
+
+@dataclass
+class AdapterContext:
+    """Per-connector configuration handed to an adapter.
+
+    :ivar status_map: admin overrides, raw partner code → ``(milestone, reason)``;
+        they win over the adapter's :attr:`Adapter.default_status_map`.
+    :ivar options: adapter-specific settings (field paths, JSON Schema, CSV columns…).
+    :ivar default_timezone: IANA zone used for zone-less times when the event location
+        does not tell (normally the destination's zone).
+    :ivar received_at: when the message was received (aware UTC), the fallback issue
+        time of estimates.
+    """
+
+    carrier: str = ""
+    status_map: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)
+    default_timezone: str | None = None
+    received_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+@dataclass
+class ParseResult:
+    """What one message yielded.
+
+    :ivar events: canonical events, in no particular order.
+    :ivar tracking_numbers: every shipment the message is about, even those for which it
+        carried no event (so that a registration still creates/updates the shipment).
+    :ivar external_id: the partner's id of this message (dedup key), when it has one.
+    :ivar unmapped_codes: raw codes that resolved to ``unknown`` (counted on the connector).
+    :ivar shipment_info: per tracking number, facts that are not events (``signed_by``,
+        ``pod_url``, ``carrier``, ``partner_status``…).
+    """
+
+    events: list = field(default_factory=list)
+    tracking_numbers: list = field(default_factory=list)
+    external_id: str | None = None
+    unmapped_codes: list = field(default_factory=list)
+    shipment_info: dict = field(default_factory=dict)
+
+
+class Adapter:
+    """Base class of partner adapters (one module per partner in this package).
+
+    Subclasses set :attr:`code` (the ``connector_type`` of the connector), :attr:`label`,
+    :attr:`default_status_map` and implement :meth:`parse`.
+    """
+
+    code = ""
+    label = ""
+    #: raw partner code → (milestone or ``unknown``, reason or None); shipped as the
+    #: default ``shipment.status.map`` rows of this connector type.
+    default_status_map = {}
+    #: header carrying the partner's message id, when the protocol has one.
+    message_id_header = None
+
+    def parse(self, body, context):
+        """Parse one raw message.
+
+        :param bytes body: the exact bytes received.
+        :param AdapterContext context: connector configuration.
+        :return: the events and facts found.
+        :rtype: ParseResult
+        :raises ParseError: when the payload is not what the partner documents.
+        """
+        raise NotImplementedError(f"adapter {self.code!r} does not parse messages")
+
+    def external_id(self, body, headers):
+        """The partner's id of a message, for dedup before parsing; None when it has none.
+
+        The default reads :attr:`message_id_header`. Adapters whose id sits in the body
+        override this with the cheapest extraction they can.
+        """
+        if self.message_id_header:
+            return headers.get(self.message_id_header) or None
+        return None
+
+    def resolve(self, candidates, context):
+        """Map raw partner codes to a canonical milestone.
+
+        :param candidates: raw codes in precedence order (e.g. AfterShip subtag, then tag).
+        :return: ``(milestone, reason, raw_code)``; ``unknown`` with the first non-empty
+            candidate as raw code when nothing matches — the event is kept, never dropped.
+        """
+        present = [str(c) for c in candidates if c not in (None, "")]
+        for code in present:
+            for table in (context.status_map, self.default_status_map):
+                if code in table:
+                    milestone, reason = table[code]
+                    return milestone, reason, code
+        return taxonomy.UNKNOWN, None, present[0] if present else ""
+
+
+def load_json(body, path="$"):
+    """Decode a JSON body, turning every decoding problem into a :class:`ParseError`."""
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ParseError(f"body is not valid JSON ({exc})", path) from None
+
+
+def require(mapping, key, path):
+    """``mapping[key]``, or a :class:`ParseError` naming the missing path."""
+    if not isinstance(mapping, dict):
+        raise ParseError("expected an object", path)
+    if mapping.get(key) in (None, ""):
+        raise ParseError(f"missing required field {key!r}", f"{path}.{key}")
+    return mapping[key]

@@ -1,0 +1,155 @@
+"""The canonical event: what every partner format is normalised into.
+
+A :class:`CanonicalEvent` is an immutable value. Its :attr:`~CanonicalEvent.fingerprint`
+identifies the *fact* it reports, so that the full histories aggregators resend with
+every update, duplicated deliveries and replays all collapse onto the same rows.
+"""
+
+import hashlib
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+
+from . import taxonomy
+
+_SPACES = re.compile(r"\s+")
+
+
+class EventError(ValueError):
+    """A canonical event cannot be built from the given values."""
+
+
+def normalize_tracking_number(value):
+    """Trim, upper-case and drop inner whitespace: ``' 1z 999 aa1 '`` → ``'1Z999AA1'``.
+
+    :raises EventError: when nothing is left.
+    """
+    normalized = _SPACES.sub("", value or "").upper()
+    if not normalized:
+        raise EventError("empty tracking number")
+    return normalized
+
+
+def split_tracking_refs(value):
+    """Odoo writes several tracking refs comma-separated on a delivery order.
+
+    :return: normalised, de-duplicated refs in their original order.
+    :rtype: list[str]
+    """
+    refs = []
+    for part in (value or "").split(","):
+        normalized = _SPACES.sub("", part).upper()
+        if normalized and normalized not in refs:
+            refs.append(normalized)
+    return refs
+
+
+def to_utc(value):
+    """Convert an aware datetime to UTC, refusing naive ones (their zone is unknown)."""
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise EventError("naive datetime: resolve its time zone before building the event")
+    return value.astimezone(timezone.utc)
+
+
+def offset_minutes(value):
+    """UTC offset of an aware datetime, in minutes (to show the partner's local time)."""
+    return int(value.utcoffset() / timedelta(minutes=1))
+
+
+@dataclass(frozen=True)
+class CanonicalEvent:
+    """One normalised tracking event.
+
+    ``milestone`` is a canonical milestone code, or ``taxonomy.UNKNOWN`` when the
+    partner code is not mapped (the raw code is kept for the admin to map).
+    ``occurred_at`` is always an aware UTC datetime; ``utc_offset`` keeps the minutes
+    east of UTC of the partner's local time. Estimates carry the window they predict
+    and ``issued_at``, when the partner issued that prediction.
+    """
+
+    tracking_number: str
+    milestone: str
+    occurred_at: datetime
+    event_class: str = taxonomy.ACTUAL
+    carrier: str = ""
+    utc_offset: int | None = None
+    raw_code: str = ""
+    description: str = ""
+    reason: str | None = None
+    city: str = ""
+    region: str = ""
+    postcode: str = ""
+    country: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    issued_at: datetime | None = None
+    external_id: str = ""
+    signed_by: str = ""
+    pod_url: str = ""
+    # True when the time had no zone and none could be resolved (UTC assumed).
+    time_assumed_utc: bool = False
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "tracking_number", normalize_tracking_number(self.tracking_number))
+        if self.milestone != taxonomy.UNKNOWN and not taxonomy.is_milestone(self.milestone):
+            raise EventError(f"unknown milestone {self.milestone!r}")
+        if self.event_class not in taxonomy.EVENT_CLASSES:
+            raise EventError(f"unknown event class {self.event_class!r}")
+        if self.reason is not None and self.reason not in taxonomy.REASON_CODES:
+            raise EventError(f"unknown reason {self.reason!r}")
+        if not isinstance(self.occurred_at, datetime):
+            raise EventError("occurred_at must be a datetime")
+        if self.utc_offset is None and self.occurred_at.tzinfo is not None:
+            set_(self, "utc_offset", offset_minutes(self.occurred_at))
+        set_(self, "occurred_at", to_utc(self.occurred_at))
+        set_(self, "window_start", to_utc(self.window_start))
+        set_(self, "window_end", to_utc(self.window_end))
+        set_(self, "issued_at", to_utc(self.issued_at))
+        set_(self, "carrier", (self.carrier or "").strip().lower())
+        set_(self, "raw_code", (self.raw_code or "").strip())
+
+    @property
+    def is_actual(self):
+        return self.event_class == taxonomy.ACTUAL
+
+    @property
+    def drives_status(self):
+        """Only actual events of a real milestone move a shipment's status."""
+        return self.is_actual and taxonomy.is_milestone(self.milestone)
+
+    @property
+    def fingerprint(self):
+        """Stable identity of the reported fact (hex SHA-256).
+
+        Built from the normalised tracking number, carrier, milestone, class, UTC time,
+        raw code and city; estimates add their window and issue time, so a revised
+        estimate is a new fact while a resent one is not. Descriptions, coordinates
+        and the sender's event id are left out on purpose: aggregators reword and
+        re-identify the same scan between deliveries.
+        """
+        parts = [
+            self.tracking_number,
+            self.carrier,
+            self.milestone,
+            self.event_class,
+            _iso(self.occurred_at),
+            self.raw_code.upper(),
+            self.city.strip().casefold(),
+        ]
+        if not self.is_actual:
+            parts += [_iso(self.window_start), _iso(self.window_end), _iso(self.issued_at)]
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+    def with_values(self, **values):
+        """A copy with some fields replaced (the event itself stays immutable)."""
+        return replace(self, **values)
+
+
+def _iso(value):
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
