@@ -2,7 +2,7 @@
 
 import importlib
 
-from .base import Adapter, AdapterContext, ParseError, ParseResult  # noqa: F401
+from .base import Adapter, AdapterContext, ParseError, ParseResult
 
 #: connector_type code → module in this package defining ``ADAPTER``.
 ADAPTER_MODULES = {
