@@ -1,0 +1,303 @@
+import logging
+from collections import defaultdict
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools import SQL
+
+from ..integration import status as status_rules
+from ..integration import taxonomy
+from ..integration.events import EventError, normalize_tracking_number
+
+_logger = logging.getLogger(__name__)
+
+STATUS_SELECTION = taxonomy.selection(include_pending=True)
+IN_TRANSIT_STATUSES = [
+    code for code in taxonomy.MILESTONE_CODES
+    if code not in taxonomy.TERMINAL and code not in ("info_received",)
+]
+
+
+class ShipmentShipment(models.Model):
+    """The canonical shipment: one tracking number at one carrier.
+
+    Its status, ETA, shipped/delivered times and exception flag are *derived* from its
+    events by :func:`integration.status.derive`, a pure function of the event set, so
+    the same events in any arrival order and with any duplicates give the same state.
+    """
+
+    _name = "shipment.shipment"
+    _description = "Shipment"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "last_event_at desc nulls last, id desc"
+    _rec_name = "tracking_number"
+    _rec_names_search = ["tracking_number", "picking_id.name"]
+    _check_company_auto = True
+
+    tracking_number = fields.Char(
+        required=True, index=True, tracking=True,
+        help="Normalized: trimmed, upper-case, without spaces.")
+    active = fields.Boolean(default=True)
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company)
+    connector_id = fields.Many2one(
+        "shipment.connector", index="btree_not_null", check_company=True, tracking=True,
+        ondelete="restrict")
+    carrier_id = fields.Many2one("delivery.carrier", string="Carrier", index="btree_not_null",
+                                 check_company=True, tracking=True)
+    picking_id = fields.Many2one(
+        "stock.picking", string="Delivery Order", index="btree_not_null", check_company=True,
+        ondelete="set null", tracking=True,
+        help="Empty while the tracking number is not on any delivery order yet: events are "
+             "kept and the shipment attaches itself when a delivery order gets this ref.")
+    sale_id = fields.Many2one(related="picking_id.sale_id", string="Sale Order")
+    partner_id = fields.Many2one(
+        "res.partner", string="Customer", compute="_compute_partner_id", store=True,
+        readonly=False, index="btree_not_null")
+    user_id = fields.Many2one(related="picking_id.user_id", string="Responsible")
+    event_ids = fields.One2many("shipment.event", "shipment_id", string="Events")
+    event_count = fields.Integer(compute="_compute_state_from_events", store=True)
+
+    # Derived from the events (see integration.status)
+    status = fields.Selection(
+        STATUS_SELECTION, default=taxonomy.PENDING, required=True, index=True,
+        compute="_compute_state_from_events", store=True, group_expand="_read_group_expand_status")
+    last_event_id = fields.Many2one(
+        "shipment.event", string="Latest Event", compute="_compute_state_from_events", store=True)
+    last_event_at = fields.Datetime(compute="_compute_state_from_events", store=True, index=True)
+    last_event_description = fields.Char(related="last_event_id.description", string="Last Event")
+    last_location = fields.Char(related="last_event_id.location_display", string="Last Location")
+    eta = fields.Datetime(string="ETA", compute="_compute_state_from_events", store=True, tracking=True)
+    eta_window_start = fields.Datetime(compute="_compute_state_from_events", store=True)
+    eta_window_end = fields.Datetime(compute="_compute_state_from_events", store=True)
+    shipped_at = fields.Datetime(compute="_compute_state_from_events", store=True)
+    delivered_at = fields.Datetime(compute="_compute_state_from_events", store=True, tracking=True)
+    exception_state = fields.Selection(
+        [("none", "None"), ("open", "Open"), ("final", "Final")], default="none", required=True,
+        compute="_compute_state_from_events", store=True, index=True,
+        help="Open: the latest event reports a problem and a later one has not superseded it. "
+             "Final: the problem will not resolve by itself (lost, disposed).")
+    exception_reason = fields.Selection(
+        list(taxonomy.REASONS), compute="_compute_state_from_events", store=True)
+    is_terminal = fields.Boolean(compute="_compute_state_from_events", store=True)
+
+    promised_date = fields.Datetime(
+        compute="_compute_promised_date", store=True, readonly=False,
+        help="Customer commitment: the sale order's delivery date, else the delivery "
+             "order's deadline.")
+    sla_state = fields.Selection(
+        [("no_promise", "No promise"), ("on_track", "On track"), ("at_risk", "At risk"),
+         ("on_time", "Delivered on time"), ("late", "Late")],
+        string="SLA", compute="_compute_sla_state", store=True, index=True)
+    pod_signed_by = fields.Char(string="Signed By")
+    pod_url = fields.Char(string="Proof of Delivery URL")
+    pod_attachment_id = fields.Many2one("ir.attachment", string="Proof of Delivery")
+    tracking_url = fields.Char(compute="_compute_tracking_url")
+
+    _sql_constraints = [
+        ("tracking_number_not_empty", "CHECK(tracking_number <> '')",
+         "A shipment needs a tracking number."),
+    ]
+
+    def init(self):
+        # One shipment per tracking number and carrier in a company; a NULL carrier
+        # (events from a connector before any delivery order names the carrier) counts
+        # as its own value, which a plain UNIQUE constraint would not enforce.
+        self.env.cr.execute(SQL(
+            "CREATE UNIQUE INDEX IF NOT EXISTS shipment_shipment_tracking_carrier_uniq "
+            "ON shipment_shipment (company_id, tracking_number, COALESCE(carrier_id, 0))"))
+
+    # ------------------------------------------------------------------ #
+    # COMPUTE METHODS
+    # ------------------------------------------------------------------ #
+
+    @api.depends("picking_id.partner_id")
+    def _compute_partner_id(self):
+        for shipment in self:
+            if shipment.picking_id:
+                shipment.partner_id = shipment.picking_id.partner_id
+
+    @api.depends("event_ids.fingerprint", "event_ids.milestone", "event_ids.event_class",
+                 "event_ids.occurred_at", "event_ids.issued_at", "event_ids.window_end")
+    def _compute_state_from_events(self):
+        for shipment in self:
+            events = shipment.event_ids
+            by_fingerprint = {event.fingerprint: event for event in events}
+            state = status_rules.derive([event._to_canonical() for event in events])
+            # Map back through the stored fingerprint: the one recomputed from the record
+            # lacks the carrier code the adapter saw.
+            last = by_fingerprint.get(state.last_event.extra["fingerprint"]) if state.last_event else False
+            shipment.update({
+                "status": state.status,
+                "event_count": state.event_count,
+                "last_event_id": last,
+                "last_event_at": _naive(state.last_event.occurred_at) if state.last_event else False,
+                "eta": _naive(state.eta),
+                "eta_window_start": _naive(state.eta_window_start),
+                "eta_window_end": _naive(state.eta_window_end),
+                "shipped_at": _naive(state.shipped_at),
+                "delivered_at": _naive(state.delivered_at),
+                "exception_state": ("final" if state.exception_final else "open")
+                if state.has_open_exception else "none",
+                "exception_reason": state.exception_reason if state.has_open_exception else False,
+                "is_terminal": state.status in taxonomy.TERMINAL,
+            })
+
+    @api.depends("picking_id.sale_id.commitment_date", "picking_id.date_deadline")
+    def _compute_promised_date(self):
+        for shipment in self:
+            picking = shipment.picking_id
+            if picking:
+                shipment.promised_date = picking.sale_id.commitment_date or picking.date_deadline
+
+    @api.depends("promised_date", "eta", "delivered_at", "status")
+    def _compute_sla_state(self):
+        for shipment in self:
+            promised = shipment.promised_date
+            if not promised:
+                shipment.sla_state = "no_promise"
+            elif shipment.delivered_at:
+                shipment.sla_state = "on_time" if shipment.delivered_at <= promised else "late"
+            elif shipment.eta and shipment.eta > promised:
+                shipment.sla_state = "at_risk"
+            else:
+                shipment.sla_state = "on_track"
+
+    @api.depends("carrier_id", "tracking_number")
+    def _compute_tracking_url(self):
+        for shipment in self:
+            template = shipment.carrier_id.tracking_url
+            shipment.tracking_url = (
+                template.replace("<shipmenttrackingnumber>", shipment.tracking_number)
+                if template and shipment.tracking_number else False)
+
+    @api.model
+    def _read_group_expand_status(self, statuses, domain):
+        return [code for code, _label in STATUS_SELECTION]
+
+    # ------------------------------------------------------------------ #
+    # CONSTRAINTS AND CRUD
+    # ------------------------------------------------------------------ #
+
+    @api.model
+    def _normalize_vals(self, vals):
+        if "tracking_number" in vals:
+            try:
+                vals["tracking_number"] = normalize_tracking_number(vals["tracking_number"])
+            except EventError:
+                raise ValidationError(_("A shipment needs a tracking number.")) from None
+        return vals
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        return super().create([self._normalize_vals(dict(vals)) for vals in vals_list])
+
+    def write(self, vals):
+        return super().write(self._normalize_vals(dict(vals)))
+
+    # ------------------------------------------------------------------ #
+    # ACTIONS
+    # ------------------------------------------------------------------ #
+
+    def action_open_picking(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "stock.picking",
+            "res_id": self.picking_id.id,
+            "view_mode": "form",
+        }
+
+    def action_record_event(self):
+        """Open the manual event wizard (a phone update from the carrier)."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Record Tracking Event"),
+            "res_model": "shipment.manual.event",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_shipment_id": self.id},
+        }
+
+    # ------------------------------------------------------------------ #
+    # BUSINESS METHODS: ingestion
+    # ------------------------------------------------------------------ #
+
+    @api.model
+    def _find_or_create_for_events(self, tracking_numbers, connector=None, company=None, carrier=None):
+        """The shipment of each tracking number, creating unmatched ones when unknown.
+
+        Matching prefers a shipment of one of the connector's carriers, then one without
+        carrier, then any shipment with that number in the company; events for numbers
+        nobody knows yet are kept on a new shipment without delivery order, which
+        attaches itself later (see ``stock.picking._sync_shipments``).
+
+        :return: dict tracking number → ``shipment.shipment`` record.
+        """
+        company = company or (connector.company_id if connector else self.env.company)
+        carriers = carrier or (connector.carrier_ids if connector else self.env["delivery.carrier"])
+        numbers = list(dict.fromkeys(tracking_numbers))
+        existing = self.with_context(active_test=False).search([
+            ("company_id", "=", company.id), ("tracking_number", "in", numbers)])
+        by_number = defaultdict(list)
+        for shipment in existing:
+            by_number[shipment.tracking_number].append(shipment)
+        result, to_create = {}, []
+        for number in numbers:
+            candidates = sorted(by_number.get(number, []), key=lambda s: (
+                s.carrier_id not in carriers if carriers else False,
+                bool(s.carrier_id),
+                not s.picking_id,
+                s.id,
+            ))
+            if candidates:
+                result[number] = candidates[0]
+            else:
+                to_create.append({
+                    "tracking_number": number,
+                    "company_id": company.id,
+                    "connector_id": connector.id if connector else False,
+                    "carrier_id": carriers.id if len(carriers) == 1 else False,
+                })
+        for shipment in self.create(to_create):
+            result[shipment.tracking_number] = shipment
+        return result
+
+    @api.model
+    def _ingest_canonical_events(self, canonical_events, source, connector=None, company=None,
+                                 correlation_id=None, extra_values=None):
+        """Store canonical events on their shipments, idempotently.
+
+        Every input path (webhook, poll, file, manual entry) ends here: events are
+        matched to shipments by tracking number, inserted unless their fingerprint is
+        already known for that shipment, and each touched shipment's state is derived
+        once, when the ORM flushes the stored computes.
+
+        :param list canonical_events: :class:`integration.events.CanonicalEvent` values.
+        :param str source: ``webhook``, ``poll``, ``file``, ``manual`` or ``api``.
+        :return: the created ``shipment.event`` records.
+        """
+        shipments = self._find_or_create_for_events(
+            [event.tracking_number for event in canonical_events], connector=connector, company=company)
+        return self.env["shipment.event"]._create_from_canonical(
+            canonical_events, shipments, source, correlation_id=correlation_id, extra_values=extra_values)
+
+    def _merge_into(self, target):
+        """Move this shipment's events onto ``target`` (skipping known facts) and delete it.
+
+        Used when an unmatched shipment (no carrier yet) meets the delivery order's own
+        shipment for the same tracking number: one shipment, no event lost or doubled.
+        """
+        target.ensure_one()
+        for shipment in self - target:
+            known = set(target.event_ids.mapped("fingerprint"))
+            moving = shipment.event_ids.filtered(lambda e, known=known: e.fingerprint not in known)
+            moving.write({"shipment_id": target.id})
+            _logger.info("merged shipment %s (%d events) into %s", shipment.id, len(moving), target.id)
+            shipment.unlink()
+
+
+def _naive(value):
+    """Odoo stores UTC datetimes without tzinfo."""
+    return value.replace(tzinfo=None) if value else False

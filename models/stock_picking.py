@@ -1,0 +1,154 @@
+from odoo import _, api, fields, models
+
+from ..integration.events import split_tracking_refs
+from .shipment_shipment import STATUS_SELECTION
+
+
+class StockPicking(models.Model):
+    """Delivery orders own their shipments: one per tracking ref in ``carrier_tracking_ref``."""
+
+    _inherit = "stock.picking"
+
+    shipment_ids = fields.One2many("shipment.shipment", "picking_id", string="Shipments")
+    shipment_count = fields.Integer(compute="_compute_shipment_summary", store=True)
+    shipment_status = fields.Selection(
+        STATUS_SELECTION, string="Shipment Status", compute="_compute_shipment_summary", store=True,
+        index="btree_not_null",
+        help="With several shipments: an open exception first, then the least advanced one.")
+    shipment_exception = fields.Boolean(
+        string="Shipment Exception", compute="_compute_shipment_summary", store=True)
+    shipment_eta = fields.Datetime(string="Shipment ETA", compute="_compute_shipment_summary", store=True)
+    shipment_late = fields.Boolean(
+        string="Shipment Late", compute="_compute_shipment_summary", store=True,
+        help="A shipment was delivered after, or is expected after, the promised date.")
+    shipment_event_ids = fields.Many2many(
+        "shipment.event", string="Tracking Events", compute="_compute_shipment_event_ids")
+
+    # ------------------------------------------------------------------ #
+    # COMPUTE METHODS
+    # ------------------------------------------------------------------ #
+
+    @api.depends("shipment_ids.status", "shipment_ids.exception_state", "shipment_ids.eta",
+                 "shipment_ids.sla_state")
+    def _compute_shipment_summary(self):
+        order = {code: rank for rank, (code, _label) in enumerate(STATUS_SELECTION)}
+        for picking in self:
+            shipments = picking.shipment_ids
+            picking.shipment_count = len(shipments)
+            open_exceptions = shipments.filtered(lambda s: s.exception_state != "none")
+            if open_exceptions:
+                picking.shipment_status = open_exceptions[0].status
+            elif shipments:
+                picking.shipment_status = min(shipments.mapped("status"), key=order.get)
+            else:
+                picking.shipment_status = False
+            picking.shipment_exception = bool(open_exceptions)
+            etas = [eta for eta in shipments.mapped("eta") if eta]
+            picking.shipment_eta = max(etas) if etas else False
+            picking.shipment_late = any(s.sla_state in ("late", "at_risk") for s in shipments)
+
+    @api.depends("shipment_ids.event_ids")
+    def _compute_shipment_event_ids(self):
+        for picking in self:
+            picking.shipment_event_ids = picking.shipment_ids.event_ids.sorted(
+                lambda e: (e.occurred_at, e.id), reverse=True)
+
+    # ------------------------------------------------------------------ #
+    # CRUD
+    # ------------------------------------------------------------------ #
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        pickings = super().create(vals_list)
+        pickings.filtered("carrier_tracking_ref")._sync_shipments()
+        return pickings
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "carrier_tracking_ref" in vals or "carrier_id" in vals:
+            self._sync_shipments()
+        return result
+
+    # ------------------------------------------------------------------ #
+    # ACTIONS
+    # ------------------------------------------------------------------ #
+
+    def action_view_shipments(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "shipment_visibility.action_shipment_shipment")
+        action["domain"] = [("picking_id", "=", self.id)]
+        action["context"] = {"create": False}
+        if len(self.shipment_ids) == 1:
+            action.update(view_mode="form", views=[(False, "form")], res_id=self.shipment_ids.id)
+        return action
+
+    def action_record_shipment_event(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Record Tracking Event"),
+            "res_model": "shipment.manual.event",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_picking_id": self.id},
+        }
+
+    # ------------------------------------------------------------------ #
+    # BUSINESS METHODS
+    # ------------------------------------------------------------------ #
+
+    def _sync_shipments(self):
+        """Make this delivery order's shipments match its tracking refs.
+
+        One shipment per ref: known ones (possibly unmatched, created by early carrier
+        events) are attached, missing ones are created, and shipments whose ref was
+        removed are detached — never deleted, so no event is lost.
+        """
+        # Delivery orders are written by stock users who need not manage shipments:
+        # keeping shipments in step with the ref is bookkeeping, not a user action.
+        Shipment = self.env["shipment.shipment"].sudo().with_context(active_test=False)
+        Connector = self.env["shipment.connector"].sudo()
+        for picking in self:
+            refs = split_tracking_refs(picking.carrier_tracking_ref)
+            current = Shipment.search([("picking_id", "=", picking.id)])
+            current.filtered(lambda s, refs=refs: s.tracking_number not in refs).write({"picking_id": False})
+            if not refs:
+                continue
+            candidates = Shipment.search([
+                ("company_id", "=", picking.company_id.id), ("tracking_number", "in", refs)])
+            connector = Connector._find_for_carrier(picking.carrier_id, picking.company_id)
+            for ref in refs:
+                same_ref = candidates.filtered(lambda s, ref=ref: s.tracking_number == ref)
+                picking._attach_shipment(ref, same_ref, connector)
+
+    def _attach_shipment(self, ref, same_ref, connector):
+        """Link the best shipment for ``ref`` (creating one if none), merging unmatched twins.
+
+        :param same_ref: existing shipments of the company with that tracking number.
+        """
+        self.ensure_one()
+        carrier = self.carrier_id
+        mine = same_ref.filtered(lambda s: s.picking_id == self)
+        own_carrier = same_ref.filtered(lambda s: carrier and s.carrier_id == carrier)
+        unmatched = same_ref.filtered(lambda s: not s.picking_id and not s.carrier_id)
+        target = (mine or own_carrier.filtered(lambda s: not s.picking_id) or own_carrier)[:1]
+        if not target and unmatched:
+            target = unmatched[:1]
+        if target:
+            values = {"picking_id": self.id, "active": True}
+            if carrier and not target.carrier_id:
+                values["carrier_id"] = carrier.id
+            if connector and not target.connector_id:
+                values["connector_id"] = connector.id
+            target.write(values)
+        else:
+            target = same_ref.create({
+                "tracking_number": ref,
+                "company_id": self.company_id.id,
+                "picking_id": self.id,
+                "carrier_id": carrier.id,
+                "connector_id": connector.id,
+            })
+        # Events that arrived before the ref was known live on unmatched shipments.
+        (unmatched - target)._merge_into(target)

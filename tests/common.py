@@ -1,0 +1,75 @@
+from datetime import datetime, timedelta, timezone
+
+from odoo.tests import TransactionCase
+
+from ..integration.events import CanonicalEvent
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+
+
+class ShipmentCommon(TransactionCase):
+    """Carriers, a connector, a customer and helpers to build delivery orders and events."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        cls.company = cls.env.company
+        cls.customer = cls.env["res.partner"].create({"name": "Ada Customer", "email": "ada@example.com"})
+        cls.carrier = cls._prepare_carrier("Test Express")
+        cls.other_carrier = cls._prepare_carrier("Test Freight")
+        cls.connector = cls.env["shipment.connector"].create({
+            "name": "Test AfterShip",
+            "connector_type": "aftership",
+            "carrier_ids": [(6, 0, cls.carrier.ids)],
+            "mode": "live",
+        })
+        cls.product = cls.env["product.product"].create({"name": "Widget", "is_storable": True})
+        cls.stock_location = cls.env.ref("stock.stock_location_stock")
+        cls.customer_location = cls.env.ref("stock.stock_location_customers")
+        cls.picking_type_out = cls.env.ref("stock.picking_type_out")
+
+    @classmethod
+    def _prepare_carrier(cls, name, **values):
+        product = cls.env["product.product"].create({"name": f"{name} service", "type": "service"})
+        return cls.env["delivery.carrier"].create(dict({
+            "name": name,
+            "product_id": product.id,
+            "delivery_type": "fixed",
+            "tracking_url": "https://track.example.com/?n=<shipmenttrackingnumber>",
+        }, **values))
+
+    @classmethod
+    def _create_picking(cls, **values):
+        return cls.env["stock.picking"].create(dict({
+            "partner_id": cls.customer.id,
+            "picking_type_id": cls.picking_type_out.id,
+            "location_id": cls.stock_location.id,
+            "location_dest_id": cls.customer_location.id,
+            "carrier_id": cls.carrier.id,
+            "move_ids": [(0, 0, {
+                "name": cls.product.name,
+                "product_id": cls.product.id,
+                "product_uom_qty": 1,
+                "product_uom": cls.product.uom_id.id,
+                "location_id": cls.stock_location.id,
+                "location_dest_id": cls.customer_location.id,
+            })],
+        }, **values))
+
+    @staticmethod
+    def _event(tracking_number, milestone, hours, **values):
+        """A canonical event ``hours`` after :data:`NOW` (negative: before)."""
+        return CanonicalEvent(
+            tracking_number=tracking_number,
+            milestone=milestone,
+            occurred_at=NOW + timedelta(hours=hours),
+            carrier="test",
+            **values,
+        )
+
+    def _ingest(self, events, **kwargs):
+        created = self.env["shipment.shipment"]._ingest_canonical_events(
+            events, "webhook", connector=kwargs.pop("connector", self.connector), **kwargs)
+        self.env.flush_all()
+        return created
