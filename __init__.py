@@ -1,1 +1,3 @@
-from . import models, wizards
+from . import controllers
+from . import models
+from . import wizards

@@ -1,7 +1,20 @@
 # canonical model first: the Odoo-side models below refer to it
 from . import shipment_connector
+from . import shipment_status_map
 from . import shipment_shipment
 from . import shipment_event
+from . import shipment_inbox
+from . import shipment_webhook_rejection
+
+# business policies: exceptions desk, workflow engine and its audit log
+from . import shipment_exception
+from . import shipment_workflow_log
+from . import shipment_workflow
 
 # core models extended by the module
 from . import stock_picking
+from . import res_company
+from . import res_config_settings
+from . import res_partner
+from . import shipment_sla_policy
+from . import shipment_performance_report

@@ -1,9 +1,13 @@
 from datetime import timedelta, timezone
 
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 from ..integration import taxonomy
 from ..integration.events import CanonicalEvent
+
+# The fields of an event that shipment state derivation reads.
+STATE_INPUT_FIELDS = ("fingerprint", "milestone", "event_class", "occurred_at", "issued_at", "window_end")
 
 SOURCES = [
     ("webhook", "Webhook"),
@@ -60,6 +64,8 @@ class ShipmentEvent(models.Model):
     source = fields.Selection(SOURCES, required=True, default="manual")
     connector_id = fields.Many2one(related="shipment_id.connector_id", store=True)
     correlation_id = fields.Char(index="btree_not_null")
+    inbox_id = fields.Many2one("shipment.inbox", string="Inbox Message", index="btree_not_null",
+                               ondelete="set null")
     external_id = fields.Char(string="Partner Event ID")
     signed_by = fields.Char()
     pod_url = fields.Char(string="Proof of Delivery URL")
@@ -188,26 +194,60 @@ class ShipmentEvent(models.Model):
         }
 
     @api.model
-    def _create_from_canonical(self, canonical_events, shipments, source, correlation_id=None, extra_values=None):
-        """Insert the events not yet known on their shipment.
+    def _create_from_canonical(self, canonical_events, shipments, source, correlation_id=None, extra_values=None,
+                               recompute=True):
+        """Insert the events not yet known on their shipment, idempotently.
+
+        One ``INSERT … ON CONFLICT DO NOTHING`` on the (shipment, fingerprint) key: a fact
+        delivered twice, even by two workers at the same instant, is stored once.
 
         :param dict shipments: tracking number → ``shipment.shipment``.
-        :return: the created records (duplicates of known facts are skipped).
+        :param bool recompute: derive the touched shipments' state now; the inbox
+            processor passes False and derives once per batch instead.
+        :return: the created records (known facts are skipped).
         """
-        shipment_ids = {shipment.id for shipment in shipments.values()}
-        known = {
-            (event.shipment_id.id, event.fingerprint)
-            for event in self.search([("shipment_id", "in", list(shipment_ids))])
-        }
-        vals_list = []
+        rows, seen = [], set()
         for event in canonical_events:
             shipment = shipments[event.tracking_number]
             key = (shipment.id, event.fingerprint)
-            if key in known:
+            if key in seen:
                 continue
-            known.add(key)
+            seen.add(key)
             vals = self._values_from_canonical(event)
-            vals.update(shipment_id=shipment.id, source=source, correlation_id=correlation_id or False)
+            vals.update(shipment_id=shipment.id, company_id=shipment.company_id.id,
+                        connector_id=shipment.connector_id.id or None, source=source,
+                        correlation_id=correlation_id or None)
             vals.update(extra_values or {})
-            vals_list.append(vals)
-        return self.create(vals_list)
+            rows.append(vals)
+        if not rows:
+            return self.browse()
+        columns = list(rows[0])
+        values = SQL(", ").join(
+            SQL("(%s, now() at time zone 'utc', %s, now() at time zone 'utc', %s, now() at time zone 'utc')",
+                SQL(", ").join(row[column] if row[column] is not False else None for column in columns),
+                self.env.uid, self.env.uid)
+            for row in rows)
+        self.env["shipment.shipment"].flush_model()
+        created_ids = [row[0] for row in self.env.execute_query(SQL(
+            """
+            INSERT INTO shipment_event (%s, received_at, create_uid, create_date, write_uid, write_date)
+            VALUES %s
+            ON CONFLICT (shipment_id, fingerprint) DO NOTHING
+            RETURNING id
+            """,
+            SQL(", ").join(SQL.identifier(column) for column in columns), values,
+        ))]
+        created = self.browse(created_ids)
+        if created:
+            # Raw inserts bypass the ORM's cache: forget what it knew of the one2many.
+            self.env["shipment.shipment"].browse({row["shipment_id"] for row in rows}).invalidate_recordset(
+                ["event_ids"])
+            if recompute:
+                created._notify_created()
+        return created
+
+    def _notify_created(self):
+        """Tell the ORM these (raw-inserted) events exist, so that everything derived from
+        them — shipment state, delivery order summary, SLA — is recomputed at the next flush,
+        once per shipment however many events arrived."""
+        self.modified(["shipment_id", *STATE_INPUT_FIELDS], create=True)

@@ -94,6 +94,22 @@ class ShipmentShipment(models.Model):
     pod_attachment_id = fields.Many2one("ir.attachment", string="Proof of Delivery")
     tracking_url = fields.Char(compute="_compute_tracking_url")
 
+    # Polling (see shipment.connector._poll_once)
+    last_polled_at = fields.Datetime(
+        string="Last Polled", copy=False, index="btree_not_null",
+        help="When the connector last asked its partner about this shipment.")
+    polling_stopped = fields.Boolean(
+        string="No longer updated", copy=False, tracking=True,
+        help="Polling gave up: the shipment reached the connector's maximum polling age "
+             "without a final status. Webhooks and files still update it.")
+
+    exception_ids = fields.One2many("shipment.exception", "shipment_id", string="Exceptions")
+    workflow_log_ids = fields.One2many("shipment.workflow.log", "shipment_id", string="Workflow Actions")
+    # What the workflow policies already acted on, so that replays act only once.
+    workflow_eta = fields.Datetime(copy=False)
+    workflow_delivered_done = fields.Boolean(copy=False)
+    workflow_notified = fields.Char(copy=False)
+
     _sql_constraints = [
         ("tracking_number_not_empty", "CHECK(tracking_number <> '')",
          "A shipment needs a tracking number."),
@@ -282,6 +298,21 @@ class ShipmentShipment(models.Model):
             [event.tracking_number for event in canonical_events], connector=connector, company=company)
         return self.env["shipment.event"]._create_from_canonical(
             canonical_events, shipments, source, correlation_id=correlation_id, extra_values=extra_values)
+
+    def _apply_partner_facts(self, shipment_info):
+        """Store facts that are not events (proof of delivery) from an adapter's result.
+
+        :param dict shipment_info: tracking number → dict with ``signed_by``, ``pod_url``…
+        """
+        for shipment in self:
+            info = shipment_info.get(shipment.tracking_number) or {}
+            values = {}
+            if info.get("signed_by") and info["signed_by"] != shipment.pod_signed_by:
+                values["pod_signed_by"] = str(info["signed_by"])[:255]
+            if info.get("pod_url") and info["pod_url"] != shipment.pod_url:
+                values["pod_url"] = str(info["pod_url"])[:2000]
+            if values:
+                shipment.write(values)
 
     def _merge_into(self, target):
         """Move this shipment's events onto ``target`` (skipping known facts) and delete it.

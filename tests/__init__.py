@@ -4,3 +4,13 @@ from . import test_manual_event
 from . import test_access
 from . import test_demo_data
 from . import test_tour
+from . import test_workflows
+from . import test_inbox_replay
+from . import test_webhook_http
+from . import test_inbox_processor
+from . import test_sla_report
+from . import test_dashboard_tour
+from . import test_polling
+from . import test_file_import
+from . import test_adapters_odoo
+from . import test_secrets

@@ -23,6 +23,7 @@ class ShipmentCommon(TransactionCase):
             "connector_type": "aftership",
             "carrier_ids": [(6, 0, cls.carrier.ids)],
             "mode": "live",
+            "webhook_secret": "test-aftership-secret",
         })
         cls.product = cls.env["product.product"].create({"name": "Widget", "is_storable": True})
         cls.stock_location = cls.env.ref("stock.stock_location_stock")

@@ -100,6 +100,7 @@ class ShipmentManualEvent(models.TransientModel):
         shipment = created.shipment_id or shipment
         if not created:
             raise UserError(_("This event is already recorded on shipment %s.", number))
+        self.env["shipment.workflow"]._run(shipment)
         shipment.message_post(body=_("Event recorded by hand: %(milestone)s at %(when)s. %(note)s",
                                      milestone=taxonomy.label(self.milestone),
                                      when=fields.Datetime.to_string(self.occurred_at),

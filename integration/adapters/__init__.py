@@ -12,7 +12,12 @@ ADAPTER_MODULES = {
     "shippo": "shippo",
     "seventeentrack": "seventeentrack",
     "shipengine": "shipengine",
+    "edi_x12_214": "edi_x12_214",
+    "csv": "csv_file",
 }
+
+#: connector types whose partners push messages to our webhook route.
+WEBHOOK_TYPES = frozenset({"generic_json", "aftership", "easypost", "shippo", "seventeentrack", "shipengine"})
 
 
 def get_adapter(code):

@@ -1,0 +1,400 @@
+import hashlib
+import json
+import logging
+import random
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.tools import SQL
+
+from ..integration.adapters import ParseError, get_adapter
+from ..integration.events import EventError
+
+_logger = logging.getLogger(__name__)
+
+STATES = [
+    ("pending", "Pending"),
+    ("processing", "Processing"),
+    ("done", "Done"),
+    ("failed", "Failed"),
+    ("dead", "Dead"),
+    ("ignored", "Ignored"),
+]
+SOURCES = [
+    ("webhook", "Webhook"),
+    ("poll", "Polling"),
+    ("file", "File import"),
+    ("manual", "Manual entry"),
+    ("api", "API"),
+]
+# Header names whose values prove identity: stored as a marker, never as a value.
+SENSITIVE_HEADER_PARTS = ("authorization", "cookie", "signature", "hmac", "token", "secret", "key", "sign",
+                          "password", "auth")
+REDACTED = "[redacted]"
+DEFAULT_BATCH_SIZE = 200
+DEFAULT_LEASE_SECONDS = 300
+DEFAULT_MAX_ATTEMPTS = 8
+# A cron run stays well under Odoo's default 120 s real-time limit for cron workers.
+RUN_TIME_BUDGET_SECONDS = 60
+
+
+def redact_headers(headers):
+    """Headers as stored on a message: identity-bearing values replaced by a marker.
+
+    NUL characters, which PostgreSQL cannot store in text or jsonb, become U+FFFD.
+    """
+    redacted = {}
+    for name, value in headers.items():
+        lowered = name.lower()
+        value = REDACTED if any(part in lowered for part in SENSITIVE_HEADER_PARTS) else value
+        redacted[name.replace("\x00", "\ufffd")] = value.replace("\x00", "\ufffd") if isinstance(value, str) \
+            else value
+    return redacted
+
+
+def _is_testing():
+    return getattr(threading.current_thread(), "testing", False)
+
+
+class ShipmentInbox(models.Model):
+    """The inbound queue: every message from a partner, before and after processing.
+
+    Webhook bodies, poll responses, file chunks and manual entries all become one row
+    here first and are processed by :meth:`_cron_process_inbox`, which gives every
+    input the same dedup, retries, dead-lettering, replay and audit.
+    """
+
+    _name = "shipment.inbox"
+    _description = "Inbound Shipment Message"
+    _order = "received_at desc, id desc"
+    _rec_name = "display_label"
+
+    connector_id = fields.Many2one("shipment.connector", required=True, index=True, ondelete="restrict")
+    company_id = fields.Many2one(related="connector_id.company_id", store=True, index=True)
+    source = fields.Selection(SOURCES, required=True, default="webhook")
+    received_at = fields.Datetime(required=True, default=fields.Datetime.now, index=True)
+    external_id = fields.Char(string="Partner Message ID")
+    body = fields.Text(groups="shipment_visibility.group_shipment_integration_admin")
+    body_pretty = fields.Text(string="Payload", compute="_compute_body_pretty",
+                              groups="shipment_visibility.group_shipment_integration_admin")
+    body_sha256 = fields.Char(string="Body SHA-256", required=True)
+    body_size = fields.Integer(string="Size (bytes)")
+    headers = fields.Json(groups="shipment_visibility.group_shipment_integration_admin")
+    headers_pretty = fields.Text(string="Received Headers", compute="_compute_body_pretty",
+                                 groups="shipment_visibility.group_shipment_integration_admin")
+    correlation_id = fields.Char(index=True)
+    file_name = fields.Char(help="For file imports: the file and line the message came from.")
+    state = fields.Selection(STATES, required=True, default="pending", index=True)
+    attempts = fields.Integer(default=0)
+    next_attempt_at = fields.Datetime(default=fields.Datetime.now)
+    lease_until = fields.Datetime()
+    processed_at = fields.Datetime()
+    last_error = fields.Text()
+    event_count = fields.Integer(string="New Events")
+    shipment_ids = fields.Many2many("shipment.shipment", string="Shipments")
+    has_unmatched = fields.Boolean(
+        string="Unmatched", help="At least one of its shipments is not on a delivery order yet.",
+        compute="_compute_has_unmatched", search="_search_has_unmatched")
+    display_label = fields.Char(compute="_compute_display_label")
+
+    def init(self):
+        cr = self.env.cr
+        # Dedup keys: the partner's message id when it has one, the body itself always.
+        cr.execute("CREATE UNIQUE INDEX IF NOT EXISTS shipment_inbox_external_uniq "
+                   "ON shipment_inbox (connector_id, external_id) WHERE external_id IS NOT NULL")
+        cr.execute("CREATE UNIQUE INDEX IF NOT EXISTS shipment_inbox_body_uniq "
+                   "ON shipment_inbox (connector_id, body_sha256)")
+        # The processor's claim query only ever looks at work still to do.
+        cr.execute("CREATE INDEX IF NOT EXISTS shipment_inbox_todo_idx "
+                   "ON shipment_inbox (next_attempt_at, id) WHERE state IN ('pending', 'processing')")
+
+    # ------------------------------------------------------------------ #
+    # COMPUTE METHODS
+    # ------------------------------------------------------------------ #
+
+    @api.depends("body", "headers")
+    def _compute_body_pretty(self):
+        for message in self:
+            try:
+                message.body_pretty = json.dumps(json.loads(message.body), indent=2, ensure_ascii=False)
+            except (TypeError, ValueError):
+                message.body_pretty = message.body
+            message.headers_pretty = "\n".join(f"{k}: {v}" for k, v in (message.headers or {}).items())
+
+    @api.depends("shipment_ids.picking_id")
+    def _compute_has_unmatched(self):
+        for message in self:
+            message.has_unmatched = any(not s.picking_id for s in message.shipment_ids)
+
+    def _search_has_unmatched(self, operator, value):
+        positive = (operator == "=") == bool(value)
+        return [("shipment_ids.picking_id", "=", False)] if positive else \
+            ["!", ("shipment_ids.picking_id", "=", False)]
+
+    @api.depends("connector_id", "source", "external_id")
+    def _compute_display_label(self):
+        for message in self:
+            message.display_label = f"{message.connector_id.name or ''} #{message.id or ''} " \
+                                    f"{message.external_id or message.file_name or ''}".strip()
+
+    # ------------------------------------------------------------------ #
+    # ENQUEUE
+    # ------------------------------------------------------------------ #
+
+    @api.model
+    def _enqueue(self, connector, body, headers=None, source="webhook", external_id=None,
+                 correlation_id=None, file_name=None):
+        """Store one raw message, once.
+
+        Runs as one ``INSERT … ON CONFLICT DO NOTHING`` so that concurrent redeliveries
+        of the same message (same partner id, or same body) yield exactly one row.
+
+        :param bytes body: the exact bytes received (must be UTF-8).
+        :return: ``(message_id, created, correlation_id)``; ``created`` is False for a
+            redelivery, whose original id and correlation id are returned.
+        :raises UnicodeDecodeError: when the body is not UTF-8, or holds a NUL byte
+            (PostgreSQL cannot store it, and JSON never contains one unescaped).
+        """
+        text = body.decode("utf-8")
+        if "\x00" in text:
+            position = body.index(b"\x00")
+            raise UnicodeDecodeError("utf-8", body, position, position + 1, "NUL byte in the body")
+        digest = hashlib.sha256(body).hexdigest()
+        correlation_id = correlation_id or uuid.uuid4().hex
+        external_id = (external_id or "").replace("\x00", "").strip()[:255] or None
+        row = self.env.execute_query(SQL(
+            """
+            INSERT INTO shipment_inbox
+                   (connector_id, company_id, source, received_at, external_id, body, body_sha256, body_size,
+                    headers, correlation_id, file_name, state, attempts, next_attempt_at,
+                    create_uid, create_date, write_uid, write_date)
+            VALUES (%(connector)s, %(company)s, %(source)s, now() at time zone 'utc', %(external_id)s,
+                    %(body)s, %(digest)s, %(size)s, %(headers)s, %(correlation)s, %(file_name)s,
+                    'pending', 0, now() at time zone 'utc',
+                    %(uid)s, now() at time zone 'utc', %(uid)s, now() at time zone 'utc')
+            ON CONFLICT DO NOTHING
+            RETURNING id
+            """,
+            connector=connector.id, company=connector.company_id.id, source=source, external_id=external_id,
+            body=text, digest=digest, size=len(body), headers=json.dumps(redact_headers(headers or {})),
+            correlation=correlation_id, file_name=file_name, uid=self.env.uid or None,
+        ))
+        if row:
+            return row[0][0], True, correlation_id
+        existing = self.env.execute_query(SQL(
+            """
+            SELECT id, correlation_id FROM shipment_inbox
+             WHERE connector_id = %(connector)s
+               AND (body_sha256 = %(digest)s OR (external_id IS NOT NULL AND external_id = %(external_id)s))
+             ORDER BY id LIMIT 1
+            """,
+            connector=connector.id, digest=digest, external_id=external_id,
+        ))
+        return existing[0][0], False, existing[0][1]
+
+    @api.model
+    def _trigger_processor(self):
+        # Called from public routes and crons: the cron record is system configuration.
+        self.env.ref("shipment_visibility.ir_cron_process_inbox").sudo()._trigger()
+
+    # ------------------------------------------------------------------ #
+    # PROCESSOR
+    # ------------------------------------------------------------------ #
+
+    @api.model
+    def _param(self, key, default):
+        # Tuning knobs are system parameters so that operators change them without code.
+        return int(self.env["ir.config_parameter"].sudo().get_param(f"shipment_visibility.{key}", default))
+
+    @api.model
+    def _cron_process_inbox(self):
+        """Process pending messages in batches until none is left or the time budget is spent.
+
+        Any number of cron workers may run this at once: each claims its own rows.
+        """
+        batch_size = self._param("inbox_batch_size", DEFAULT_BATCH_SIZE)
+        started = time.monotonic()
+        done = 0
+        while time.monotonic() - started < RUN_TIME_BUDGET_SECONDS:
+            claimed = self._claim(batch_size)
+            if not claimed:
+                break
+            claimed._process_batch()
+            done += len(claimed)
+            remaining = self.search_count([("state", "=", "pending")])
+            self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+            if not _is_testing():
+                self.env.cr.commit()
+        return done
+
+    @api.model
+    def _claim(self, limit):
+        """Lease up to ``limit`` due messages to this worker.
+
+        ``FOR NO KEY UPDATE SKIP LOCKED`` lets concurrent workers take disjoint rows; the
+        lease is committed at once, so a worker killed mid-batch only delays its messages
+        until the lease expires and another worker takes them over.
+        """
+        lease = self._param("inbox_lease_seconds", DEFAULT_LEASE_SECONDS)
+        # The query below names no field: pending ORM writes (a retry or a replay in this
+        # transaction) must reach the table before it picks the due rows. Due-ness is judged
+        # on the statement's clock, not on now() (the transaction start), which can lie
+        # before a next_attempt_at written by this same transaction.
+        self.flush_model()
+        rows = self.env.execute_query(SQL(
+            """
+            WITH due AS (
+                SELECT id FROM shipment_inbox
+                 WHERE state IN ('pending', 'processing')
+                   AND ((state = 'pending' AND next_attempt_at <= statement_timestamp() at time zone 'utc')
+                        OR (state = 'processing' AND lease_until < statement_timestamp() at time zone 'utc'))
+                 ORDER BY next_attempt_at, id
+                 LIMIT %(limit)s
+                 FOR NO KEY UPDATE SKIP LOCKED
+            )
+            UPDATE shipment_inbox message
+               SET state = 'processing', attempts = message.attempts + 1,
+                   lease_until = statement_timestamp() at time zone 'utc' + make_interval(secs => %(lease)s)
+              FROM due
+             WHERE message.id = due.id
+            RETURNING message.id
+            """,
+            limit=limit, lease=lease,
+        ))
+        self.invalidate_model(["state", "attempts", "lease_until"])
+        claimed = self.browse(sorted(row[0] for row in rows))
+        if claimed and not _is_testing():
+            self.env.cr.commit()
+        return claimed
+
+    def _process_batch(self):
+        """Parse and store each claimed message in its own savepoint, then derive states once."""
+        max_attempts = self._param("inbox_max_attempts", DEFAULT_MAX_ATTEMPTS)
+        contexts = {}
+        created_events = self.env["shipment.event"]
+        dead = self.browse()
+        # The processor acts for the system on behalf of every company's connectors.
+        for message in self.sudo():
+            connector = message.connector_id
+            if connector not in contexts:
+                contexts[connector] = connector._adapter_context()
+            try:
+                with self.env.cr.savepoint():
+                    shipments, created = message._process_one(contexts[connector])
+                created_events |= created
+                message.write({"state": "done", "event_count": len(created), "processed_at": fields.Datetime.now(),
+                               "lease_until": False, "last_error": False, "shipment_ids": [(6, 0, shipments.ids)]})
+            except (ParseError, EventError, KeyError, ValueError) as exc:
+                # The payload (or its mapping) is wrong: retrying cannot help until an
+                # admin fixes the configuration and replays the message. (ValueError also
+                # covers values PostgreSQL cannot store, such as a NUL in a text.)
+                message._set_failed(str(exc))
+            except Exception as exc:  # any other failure is retried, then dead-lettered
+                _logger.warning("inbox message %s failed (attempt %s): %s", message.id, message.attempts,
+                                exc.__class__.__name__)
+                if message.attempts >= max_attempts:
+                    message._set_dead(f"{exc.__class__.__name__}: {exc}")
+                    dead |= message
+                else:
+                    message._schedule_retry(f"{exc.__class__.__name__}: {exc}")
+        # Derived state (shipment, delivery order, SLA) is recomputed once per shipment
+        # for the whole batch, not once per message.
+        created_events._notify_created()
+        self.env.flush_all()
+        # Business policies act on what the batch changed, after the events are stored.
+        self.env["shipment.workflow"]._run(created_events.shipment_id)
+        if dead:
+            dead._notify_dead_letters()
+
+    def _process_one(self, context):
+        """Turn this message into stored events.
+
+        :return: ``(shipments, created_events)``.
+        """
+        self.ensure_one()
+        connector = self.connector_id
+        adapter = get_adapter(connector.connector_type)
+        result = adapter.parse(self.body.encode("utf-8"), context)
+        Shipment = self.env["shipment.shipment"]
+        numbers = [event.tracking_number for event in result.events] + list(result.tracking_numbers)
+        shipments_by_number = Shipment._find_or_create_for_events(numbers, connector=connector)
+        created = self.env["shipment.event"]._create_from_canonical(
+            result.events, shipments_by_number, self.source, correlation_id=self.correlation_id,
+            extra_values={"inbox_id": self.id}, recompute=False)
+        shipments = Shipment.browse([s.id for s in shipments_by_number.values()])
+        shipments._apply_partner_facts(result.shipment_info)
+        return shipments, created
+
+    # ------------------------------------------------------------------ #
+    # STATE CHANGES
+    # ------------------------------------------------------------------ #
+
+    def _set_failed(self, error):
+        self.write({"state": "failed", "last_error": error[:2000], "lease_until": False,
+                    "processed_at": fields.Datetime.now()})
+
+    def _set_dead(self, error):
+        self.write({"state": "dead", "last_error": error[:2000], "lease_until": False,
+                    "processed_at": fields.Datetime.now()})
+
+    def _schedule_retry(self, error):
+        """Back off exponentially with jitter, so a partner outage does not become a retry storm."""
+        for message in self:
+            delay = min(30 * 2 ** max(message.attempts - 1, 0), 6 * 3600) * random.uniform(0.8, 1.2)
+            message.write({"state": "pending", "last_error": error[:2000], "lease_until": False,
+                           "next_attempt_at": fields.Datetime.now() + timedelta(seconds=delay)})
+
+    def _notify_dead_letters(self):
+        """One open activity per connector and integration administrator, not one per message."""
+        admins = self.env.ref("shipment_visibility.group_shipment_integration_admin").users.filtered(
+            lambda user: not user._is_superuser() and user.active and not user.share)
+        activity_type = self.env.ref("mail.mail_activity_data_warning")
+        for connector in self.connector_id.sudo():  # activities for admins, scheduled by the system
+            existing = connector.activity_ids.filtered(
+                lambda a: a.activity_type_id == activity_type and a.summary == _("Dead inbox messages"))
+            for admin in admins - existing.user_id:
+                connector.activity_schedule(
+                    "mail.mail_activity_data_warning", user_id=admin.id, summary=_("Dead inbox messages"),
+                    note=_("Messages of %s failed every retry. Open Integration > Inbox, fix the cause "
+                           "and replay them.", connector.name))
+
+    # ------------------------------------------------------------------ #
+    # ACTIONS
+    # ------------------------------------------------------------------ #
+
+    def action_retry(self):
+        """Queue again now (failed, dead or ignored messages), with a fresh attempt budget."""
+        self.write({"state": "pending", "attempts": 0, "next_attempt_at": fields.Datetime.now(),
+                    "lease_until": False})
+        self._trigger_processor()
+        return True
+
+    def action_ignore(self):
+        self.filtered(lambda m: m.state != "done").write({"state": "ignored", "lease_until": False})
+        return True
+
+    def action_replay(self):
+        """Process done messages again, e.g. after a status mapping was fixed.
+
+        Events already stored are recognised by their fingerprint; only what the new
+        mapping yields differently is added.
+        """
+        return self.action_retry()
+
+    def action_process_now(self):
+        """Run the processor in this transaction (from the inbox form)."""
+        self.action_retry()
+        self._cron_process_inbox()
+        return True
+
+    @api.autovacuum
+    def _gc_done_messages(self):
+        """Keep processed payloads for a while for audit and replay, then drop them."""
+        days = self._param("inbox_retention_days", 90)
+        cutoff = fields.Datetime.now() - timedelta(days=days)
+        old = self.search([("state", "in", ("done", "ignored")), ("received_at", "<", cutoff)], limit=10000)
+        old.unlink()
+        return len(old)

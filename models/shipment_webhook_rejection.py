@@ -1,0 +1,57 @@
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+REJECTION_REASONS = [
+    ("body_too_large", "Body too large"),
+    ("unsupported_media_type", "Unsupported content type"),
+    ("bad_signature", "Bad signature"),
+    ("missing_header", "Missing signature header"),
+    ("malformed_header", "Malformed signature header"),
+    ("stale_timestamp", "Timestamp too old"),
+    ("future_timestamp", "Timestamp in the future"),
+    ("unknown_key_id", "Unknown signing key"),
+    ("no_secret", "No secret configured"),
+    ("source_not_allowed", "Source address not allowed"),
+    ("rate_limited", "Rate limited"),
+    ("bad_encoding", "Body not UTF-8"),
+    ("inactive", "Connector archived"),
+]
+
+
+class ShipmentWebhookRejection(models.Model):
+    """How many webhooks a connector refused, per reason — never what they contained.
+
+    One row per connector and reason, incremented in place, so that an integration
+    administrator sees at a glance why a partner's calls bounce.
+    """
+
+    _name = "shipment.webhook.rejection"
+    _description = "Webhook Rejections"
+    _order = "last_at desc"
+
+    connector_id = fields.Many2one("shipment.connector", required=True, index=True, ondelete="cascade")
+    company_id = fields.Many2one(related="connector_id.company_id", store=True)
+    reason = fields.Selection(REJECTION_REASONS, required=True)
+    count = fields.Integer(default=0, aggregator="sum")
+    last_at = fields.Datetime(string="Last Rejection")
+
+    _sql_constraints = [
+        ("connector_reason_unique", "unique(connector_id, reason)", "One counter per connector and reason."),
+    ]
+
+    @api.model
+    def _count(self, connector, reason):
+        """Increment the counter of ``reason`` for ``connector`` (an upsert: safe under concurrency)."""
+        self.env.cr.execute(SQL(
+            """
+            INSERT INTO shipment_webhook_rejection
+                   (connector_id, company_id, reason, count, last_at, create_date, write_date)
+            VALUES (%(connector)s, %(company)s, %(reason)s, 1, now() at time zone 'utc',
+                    now() at time zone 'utc', now() at time zone 'utc')
+            ON CONFLICT (connector_id, reason)
+            DO UPDATE SET count = shipment_webhook_rejection.count + 1, last_at = EXCLUDED.last_at,
+                          write_date = EXCLUDED.write_date
+            """,
+            connector=connector.id, company=connector.company_id.id, reason=reason,
+        ))
+        self.invalidate_model(["count", "last_at"])
