@@ -449,8 +449,9 @@ def measure_browser(server, rpc, args):
         if args.screenshot:
             import base64
 
-            time.sleep(0.5)  # let the charts finish drawing
-            shot = cdp("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+            cdp("Emulation.setDeviceMetricsOverride", width=1440, height=1500, deviceScaleFactor=1, mobile=False)
+            time.sleep(1)  # let the layout and the charts settle
+            shot = cdp("Page.captureScreenshot", format="png")
             Path(args.screenshot).write_bytes(base64.b64decode(shot["data"]))
             result["screenshot"] = str(args.screenshot)
         ws.close()

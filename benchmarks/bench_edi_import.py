@@ -91,7 +91,18 @@ def generate(megabytes):
 
 
 def peak_rss_mb():
-    # ru_maxrss is in kilobytes on Linux.
+    """Peak resident memory of this process, in MB.
+
+    ``VmHWM`` is reset by ``exec``, unlike ``ru_maxrss`` which a child inherits from its
+    parent; ``ru_maxrss`` (kilobytes on Linux) is the fallback elsewhere.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -112,18 +123,25 @@ def measure_parse(chunks, sample):
 # ----------------------------------------------------------------------------- Odoo
 
 ODOO_SCRIPT = r"""
-import json, resource, sys, time
+import json, sys, time
+
+def peak_rss_mb():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:"))
+
 connector = env["shipment.connector"].create({"name": "EDI bench", "connector_type": "edi_x12_214"})
-env.cr.commit()
 data = open(sys.argv[-1], "rb").read()
-rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# The benchmark file may exceed the default size limit of a file import by a few bytes.
+env["ir.config_parameter"].set_param("shipment_visibility.max_file_megabytes", str(len(data) / 1e6 + 1))
+env.cr.commit()
+rss_before = peak_rss_mb()
 started = time.perf_counter()
 counts = connector._import_file("bench.edi", data)
 env.cr.commit()
 elapsed = time.perf_counter() - started
 print("RESULT " + json.dumps({"imported": counts["imported"], "failed": counts["failed"],
       "duplicates": counts["duplicates"], "seconds": elapsed, "rss_before_mb": rss_before,
-      "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+      "rss_peak_mb": peak_rss_mb()}))
 """
 
 
@@ -192,7 +210,8 @@ def main(argv=None):
              f"{result['imported'] / result['seconds']:,.0f} shipments/s stored "
              f"({result['imported']:,} messages, {result['failed']} failed)"),
             ("Odoo peak RSS", f"{result['rss_peak_mb']:,.0f} MB",
-             f"{result['rss_peak_mb'] - result['rss_before_mb']:,.0f} MB above the server before import"),
+             f"{result['rss_peak_mb'] - result['rss_before_mb']:,.0f} MB above the Odoo process with the file "
+             "read, before the import"),
         ]
 
     width = max(len(row[0]) for row in rows)

@@ -162,7 +162,8 @@ def process(args, registry):
     from odoo import SUPERUSER_ID, api
 
     with registry.cursor() as cr:
-        pending = _scalar(cr, "SELECT count(*) FROM shipment_inbox WHERE state = 'pending'")
+        # Rows a killed worker left leased count too: the processor takes them back.
+        pending = _scalar(cr, "SELECT count(*) FROM shipment_inbox WHERE state IN ('pending', 'processing')")
         events_before = _scalar(cr, "SELECT count(*) FROM shipment_event")
     db = registry.db_name
     cpu_before, pg_before = own_cpu_s(), backend_cpu_s(db)

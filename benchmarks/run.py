@@ -165,7 +165,11 @@ def _cpu_jiffies():
 
 
 def _group_jiffies(pgid):
-    """CPU jiffies (user + system) used so far by the live processes of a process group."""
+    """CPU jiffies (user + system) used so far by a process group.
+
+    Live processes count their own time and the time of the children they reaped, so a
+    worker that the Odoo master replaced is still counted (through the master).
+    """
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -173,7 +177,7 @@ def _group_jiffies(pgid):
         except OSError:
             continue
         if int(parts[2]) == pgid:
-            total += int(parts[11]) + int(parts[12])
+            total += sum(int(value) for value in parts[11:15])
     return total
 
 
@@ -199,7 +203,8 @@ class CpuMeter:
 
     Odoo's CPU is counted over the server's process group, PostgreSQL's over the backends
     connected to the benchmark database; both are what the measured work costs whatever
-    else runs on the machine.
+    else runs on the machine. A backend that disconnects during the phase takes its time
+    with it: PostgreSQL figures are then a lower bound, or None when obviously wrong.
     """
 
     def __init__(self, pgid=None, db=None):
@@ -219,11 +224,15 @@ class CpuMeter:
         return {
             "machine_busy": round((busy - self.machine[0]) / max(total - self.machine[1], 1), 3),
             "server_cpu_s": round((_group_jiffies(self.pgid) - self.server) / ticks, 2) if self.pgid else None,
-            "postgres_cpu_s": round((_backend_jiffies(self.db) - self.backends) / ticks, 2) if self.db else None,
+            "postgres_cpu_s": _non_negative((_backend_jiffies(self.db) - self.backends) / ticks) if self.db else None,
             "client_cpu_s": round(client.user + client.system - self.client.user - self.client.system, 2),
             "wall_s": round(seconds, 1),
             "load_average_1m": round(os.getloadavg()[0], 2),
         }
+
+
+def _non_negative(value):
+    return round(value, 2) if value >= 0 else None
 
 
 def wait_quiet(max_wait, threshold=0.25, window=5.0):
@@ -331,8 +340,8 @@ def phase_ingestion(odoo, rpc, token, args):
         summary["cpu"] = cpu = meter.result()
         if summary["ok"]:
             summary["cpu_ms_per_request"] = {
-                "odoo": round(cpu["server_cpu_s"] * 1000 / summary["ok"], 2),
-                "postgres": round(cpu["postgres_cpu_s"] * 1000 / summary["ok"], 2),
+                name: round(cpu[key] * 1000 / summary["ok"], 2) if cpu[key] is not None else None
+                for name, key in (("odoo", "server_cpu_s"), ("postgres", "postgres_cpu_s"))
             }
         return summary, samples
 

@@ -9,6 +9,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 
 from . import taxonomy
 
@@ -123,7 +124,7 @@ class CanonicalEvent:
         """Only actual events of a real milestone move a shipment's status."""
         return self.is_actual and taxonomy.is_milestone(self.milestone)
 
-    @property
+    @cached_property
     def fingerprint(self):
         """Stable identity of the reported fact (hex SHA-256).
 

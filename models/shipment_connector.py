@@ -568,6 +568,10 @@ class ShipmentConnector(models.Model):
     # Shipments per savepoint and commit, when the partner's batch is smaller (EasyPost).
     _POLL_MIN_UNIT = 25
     _FILE_PROGRESS_EVERY = 500
+    # Splitting holds the parsed file in memory, about 35 times its size: a 50 MB X12
+    # file peaks near 2 GB, under Odoo's default 2.5 GB hard limit per worker. A bigger
+    # file would kill the worker mid-import, and the folder watcher would retry it forever.
+    _MAX_FILE_MEGABYTES = 50
     # A file changed more recently than this may still be being written.
     _INBOUND_SETTLE_SECONDS = 10
 
@@ -1109,11 +1113,18 @@ class ShipmentConnector(models.Model):
         :param bytes data: the whole file.
         :param progress: called as ``progress(done, total)`` every few hundred parts.
         :return: dict with ``imported``, ``failed``, ``duplicates`` and ``message_ids``.
-        :raises UserError: when the file as a whole cannot be read.
+        :raises UserError: when the file as a whole cannot be read, or is too big.
         """
         self.ensure_one()
         if not self.support_files:
             raise UserError(_("Connector %s does not read files.", self.name))
+        # Read as system: the limit is server sizing, set by system administrators.
+        limit = float(self.env["ir.config_parameter"].sudo().get_param(
+            "shipment_visibility.max_file_megabytes", self._MAX_FILE_MEGABYTES))
+        if len(data) > limit * 1_000_000:
+            raise UserError(_("%(file)s is %(size).1f MB, more than the %(limit)s MB a file import may take "
+                              "(system parameter shipment_visibility.max_file_megabytes): ask the partner to "
+                              "split it.", file=file_name, size=len(data) / 1_000_000, limit=limit))
         adapter = get_adapter(self.connector_type)
         try:
             chunks = adapter.split(data, self._adapter_context().options)

@@ -352,12 +352,13 @@ class ShipmentInbox(models.Model):
         admins = self.env.ref("shipment_visibility.group_shipment_integration_admin").users.filtered(
             lambda user: not user._is_superuser() and user.active and not user.share)
         activity_type = self.env.ref("mail.mail_activity_data_warning")
+        summary = _("Dead inbox messages")
         for connector in self.connector_id.sudo():  # activities for admins, scheduled by the system
             existing = connector.activity_ids.filtered(
-                lambda a: a.activity_type_id == activity_type and a.summary == _("Dead inbox messages"))
+                lambda a: a.activity_type_id == activity_type and a.summary == summary)
             for admin in admins - existing.user_id:
                 connector.activity_schedule(
-                    "mail.mail_activity_data_warning", user_id=admin.id, summary=_("Dead inbox messages"),
+                    "mail.mail_activity_data_warning", user_id=admin.id, summary=summary,
                     note=_("Messages of %s failed every retry. Open Integration > Inbox, fix the cause "
                            "and replay them.", connector.name))
 

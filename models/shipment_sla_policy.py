@@ -1,5 +1,3 @@
-from collections import defaultdict
-
 from odoo import api, fields, models
 from odoo.tools import SQL
 
@@ -105,10 +103,7 @@ class ShipmentSlaPolicy(models.Model):
         """
         result = {}
         names = self._carrier_names(shipments.carrier_id)
-        by_company = defaultdict(lambda: self.env["shipment.shipment"])
-        for shipment in shipments:
-            by_company[shipment.company_id] |= shipment
-        for company, company_shipments in by_company.items():
+        for company, company_shipments in shipments.grouped("company_id").items():
             candidates = self.search([("company_id", "in", [False, company.id])]).sorted(_precedence)
             for shipment in company_shipments:
                 result[shipment.id] = next(

@@ -50,6 +50,16 @@ class ShipmentWorkflow(models.AbstractModel):
                 # stored events: they are facts. It is logged for the administrator instead.
                 _logger.exception("workflow policies failed for shipment %s", shipment.id)
 
+    @api.model
+    def _run_for_all(self):
+        """Apply the policies to every shipment that is still moving, plus the watchdog.
+
+        Used after loading histories that did not come through the inbox (demo data, a
+        migration) so that the exceptions desk reflects them.
+        """
+        self._run(self.env["shipment.shipment"].search([]))
+        return self._cron_watchdog()
+
     # ------------------------------------------------------------------ #
     # Helpers
     # ------------------------------------------------------------------ #
@@ -259,11 +269,11 @@ class ShipmentWorkflow(models.AbstractModel):
         now = fields.Datetime.now()
         Shipment = self.env["shipment.shipment"]
         open_shipments = Shipment.search([("is_terminal", "=", False), ("picking_id", "!=", False)])
-        Policy = self.env["shipment.sla.policy"]
+        policies = self.env["shipment.sla.policy"]._find_policies(open_shipments)
         for shipment in open_shipments:
             shadow = shipment.connector_id.mode == "shadow"
             open_kinds = set(shipment.exception_ids.filtered(lambda e: e.state != "resolved").mapped("kind"))
-            policy = Policy._find_policy(shipment)
+            policy = policies[shipment.id]
             if shipment.last_event_at:
                 limit = policy.max_silence_hours or shipment.company_id.shipment_max_silence_hours
                 since = shipment.last_event_at

@@ -119,6 +119,12 @@ class TestFileImport(TransactionCase):
             self.edi._import_file("notes.txt", b"hello, this is not EDI\n")
         self.assertFalse(self._messages(self.edi))
 
+    def test_files_over_the_size_limit_are_refused_whole(self):
+        self.env["ir.config_parameter"].sudo().set_param("shipment_visibility.max_file_megabytes", "0.001")
+        with self.assertRaisesRegex(UserError, "more than the 0.001 MB"):
+            self.edi._import_file("big.edi", fixture("edi", "two_interchanges_crlf.edi"))
+        self.assertFalse(self._messages(self.edi))
+
     def test_large_files_report_progress(self):
         seen = []
         counts = self.edi._import_file("big.edi", generated_214(1200), progress=lambda done, total: seen.append(

@@ -326,6 +326,15 @@ class TestPolling(TransactionCase):
         self.assertEqual(action["params"]["type"], "success")
         self.assertEqual(len(self.fake.requests), 1)
 
+        # The page shows the breaker to managers; folder and file options only to administrators.
+        manager_form = connector.with_user(manager).get_views([(False, "form")])["views"]["form"]["arch"]
+        admin_form = connector.with_user(self.admin).get_views([(False, "form")])["views"]["form"]["arch"]
+        self.assertIn('name="breaker_state"', manager_form)
+        self.assertNotIn('name="inbound_folder"', manager_form)
+        self.assertNotIn('name="action_poll_now"', manager_form)
+        self.assertIn('name="inbound_folder"', admin_form)
+        self.assertIn('name="action_reset_breaker"', admin_form)
+
     def test_429_retry_after_is_honoured(self):
         connector = self._connector("aftership")
         self._shipments(connector, 2)

@@ -116,8 +116,9 @@ class AfterShipAdapter(Adapter):
         if not isinstance(data, dict):
             raise ParseError("expected a JSON object", "$")
         result = ParseResult()
+        seen = set()  # fingerprints kept so far, across every tracking of the body
         for tracking, path, issued_at in self._trackings(data, context):
-            self._parse_tracking(tracking, path, issued_at, context, result)
+            self._parse_tracking(tracking, path, issued_at, context, result, seen)
         result.events.sort(key=lambda event: event.occurred_at)
         return result
 
@@ -148,7 +149,7 @@ class AfterShipAdapter(Adapter):
             trackings.append((tracking, path, updated or context.received_at))
         return trackings
 
-    def _parse_tracking(self, tracking, path, issued_at, context, result):
+    def _parse_tracking(self, tracking, path, issued_at, context, result, seen):
         number = tracking.get("tracking_number")
         if not isinstance(number, str) or not number.strip():
             raise ParseError("missing required field 'tracking_number'", f"{path}.tracking_number")
@@ -169,7 +170,6 @@ class AfterShipAdapter(Adapter):
         checkpoints = [] if checkpoints is None else checkpoints
         if not isinstance(checkpoints, list):
             raise ParseError("expected a list", f"{path}.checkpoints")
-        seen = {event.fingerprint for event in result.events}
         for index, checkpoint in enumerate(checkpoints):
             cp_path = f"{path}.checkpoints[{index}]"
             event = self._checkpoint_event(checkpoint, cp_path, number, carrier, destination_zone, context, result)

@@ -4,6 +4,7 @@ import { _t } from "@web/core/l10n/translation";
 import { serializeDateTime } from "@web/core/l10n/dates";
 import { registry } from "@web/core/registry";
 import { formatFloat } from "@web/core/utils/numbers";
+import { formatInteger } from "@web/views/fields/formatters";
 import { useService } from "@web/core/utils/hooks";
 import { Layout } from "@web/search/layout";
 import { standardActionServiceProps } from "@web/webclient/actions/action_service";
@@ -135,8 +136,8 @@ export class ShipmentDashboard extends Component {
             {
                 key: "shipments",
                 label: _t("Shipments"),
-                value: String(k.shipments),
-                detail: _t("%s delivered", k.delivered),
+                value: formatInteger(k.shipments),
+                detail: _t("%s delivered", formatInteger(k.delivered)),
                 domain: [],
             },
             {
@@ -144,8 +145,8 @@ export class ShipmentDashboard extends Component {
                 label: _t("On-time delivery"),
                 value: formatPercent(k.on_time_rate),
                 detail: _t("%(count)s of %(total)s delivered with a deadline", {
-                    count: k.on_time_count,
-                    total: k.on_time_base,
+                    count: formatInteger(k.on_time_count),
+                    total: formatInteger(k.on_time_base),
                 }),
                 domain: [["on_time_pct", "!=", false]],
                 tone: this.rateTone(k.on_time_rate, 95, 85),
@@ -168,7 +169,7 @@ export class ShipmentDashboard extends Component {
                 key: "exception_rate",
                 label: _t("Exception rate"),
                 value: formatPercent(k.exception_rate),
-                detail: _t("%s shipments with an exception", k.exception_count),
+                detail: _t("%s shipments with an exception", formatInteger(k.exception_count)),
                 domain: [["has_exception", "=", true]],
                 tone: this.rateTone(k.exception_rate === null ? null : 100 - k.exception_rate, 95, 85),
             },
@@ -176,14 +177,14 @@ export class ShipmentDashboard extends Component {
                 key: "first_scan_latency_hours",
                 label: _t("First-scan latency"),
                 value: formatHours(k.first_scan_latency_hours),
-                detail: _t("%s shipments scanned after validation", k.first_scan_count),
+                detail: _t("%s shipments scanned after validation", formatInteger(k.first_scan_count)),
                 domain: [["first_scan_latency_hours", "!=", false]],
             },
             {
                 key: "event_latency_hours",
                 label: _t("Event latency"),
                 value: formatHours(k.event_latency_hours),
-                detail: _t("received minus occurred, %s events", k.event_count),
+                detail: _t("received minus occurred, %s events", formatInteger(k.event_count)),
                 domain: [["event_count", ">", 0]],
             },
             {
@@ -191,8 +192,8 @@ export class ShipmentDashboard extends Component {
                 label: _t("POD completeness"),
                 value: formatPercent(k.pod_completeness),
                 detail: _t("%(count)s of %(total)s deliveries with proof", {
-                    count: k.pod_complete_count,
-                    total: k.pod_base,
+                    count: formatInteger(k.pod_complete_count),
+                    total: formatInteger(k.pod_base),
                 }),
                 domain: [["pod_complete_pct", "!=", false]],
                 tone: this.rateTone(k.pod_completeness, 98, 90),
@@ -209,6 +210,10 @@ export class ShipmentDashboard extends Component {
 
     formatHours(value) {
         return formatHours(value);
+    }
+
+    formatInteger(value) {
+        return formatInteger(value);
     }
 
     formatPercent(value) {
@@ -299,7 +304,9 @@ export class ShipmentDashboard extends Component {
                 new window.Chart(this.dailyCanvas.el, {
                     type: "bar",
                     data: {
-                        labels: data.days.map((d) => d.day),
+                        labels: data.days.map((d) =>
+                            DateTime.fromISO(d.day).toLocaleString({ month: "short", day: "numeric" })
+                        ),
                         datasets: [
                             {
                                 type: "bar",
