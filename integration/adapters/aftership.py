@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from .. import taxonomy
 from ..events import CanonicalEvent, EventError, normalize_tracking_number
 from ..timezones import country_code, estimate_window, parse_partner_time, zone_for
-from .base import Adapter, ParseError, ParseResult, load_json
+from .base import Adapter, ParseError, ParseResult, append_unique, load_json, note_unmapped
 
 #: Subtags of reference table 11.3, then the tags the subtags fall back to (11.5.1).
 DEFAULT_STATUS_MAP = {
@@ -173,13 +173,13 @@ class AfterShipAdapter(Adapter):
         for index, checkpoint in enumerate(checkpoints):
             cp_path = f"{path}.checkpoints[{index}]"
             event = self._checkpoint_event(checkpoint, cp_path, number, carrier, destination_zone, context, result)
-            _append(result, seen, event)
+            append_unique(result, seen, event)
         estimate = self._estimate_event(tracking, path, number, carrier, destination_zone, issued_at)
         if estimate:
-            _append(result, seen, estimate)
+            append_unique(result, seen, estimate)
         promise = tracking.get("order_promised_delivery_date")
         if promise:
-            _append(
+            append_unique(
                 result,
                 seen,
                 _prediction(
@@ -200,7 +200,7 @@ class AfterShipAdapter(Adapter):
             raise ParseError("expected a checkpoint object", path)
         subtag, tag = checkpoint.get("subtag"), checkpoint.get("tag")
         milestone, reason, raw_code = self.resolve([subtag, tag], context)
-        _note_unmapped(result, [subtag, tag], self.default_status_map, context)
+        note_unmapped(result, [subtag, tag], self.default_status_map, context)
         raw_time = checkpoint.get("checkpoint_time")
         if not raw_time:
             raise ParseError("missing required field 'checkpoint_time'", f"{path}.checkpoint_time")
@@ -296,19 +296,8 @@ def _prediction(number, carrier, event_class, raw_code, bounds, zone, issued_at,
     )
 
 
-def _append(result, seen, event):
-    # One message may list the same scan twice; the fingerprint is the row's identity.
-    if event.fingerprint not in seen:
-        seen.add(event.fingerprint)
-        result.events.append(event)
 
 
-def _note_unmapped(result, candidates, default_map, context):
-    """Record the most specific code when no map knows it, even if a coarser code matched:
-    that is the row an administrator should add."""
-    code = next((str(c) for c in candidates if c not in (None, "")), "")
-    if code and code not in context.status_map and code not in default_map and code not in result.unmapped_codes:
-        result.unmapped_codes.append(code)
 
 
 def _coordinates(checkpoint):

@@ -134,3 +134,22 @@ def require(mapping, key, path):
     if mapping.get(key) in (None, ""):
         raise ParseError(f"missing required field {key!r}", f"{path}.{key}")
     return mapping[key]
+
+
+def append_unique(result, seen, event):
+    """Add ``event`` to ``result`` unless its fingerprint is in ``seen``.
+
+    Partners resend whole histories and sometimes list a scan twice in one message;
+    the fingerprint is the row's identity, so a repeat is one row.
+    """
+    if event.fingerprint not in seen:
+        seen.add(event.fingerprint)
+        result.events.append(event)
+
+
+def note_unmapped(result, candidates, default_map, context):
+    """Record the most specific code when no map knows it, even if a coarser code matched:
+    that is the row an administrator should add."""
+    code = next((str(c) for c in candidates if c not in (None, "")), "")
+    if code and code not in context.status_map and code not in default_map and code not in result.unmapped_codes:
+        result.unmapped_codes.append(code)

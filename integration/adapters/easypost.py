@@ -11,7 +11,7 @@ import json
 from .. import taxonomy
 from ..events import CanonicalEvent, EventError, normalize_tracking_number
 from ..timezones import country_code, estimate_window, parse_partner_time, zone_for
-from .base import Adapter, ParseError, ParseResult, load_json
+from .base import Adapter, ParseError, ParseResult, append_unique, load_json, note_unmapped
 
 # Tracker statuses that say more than any status_detail (rule 11.5.1): the delivered
 # scan typically carries the detail ``arrived_at_destination``. ``pre_transit`` is here
@@ -151,13 +151,13 @@ class EasyPostAdapter(Adapter):
             event = self._detail_event(
                 detail, f"{path}.tracking_details[{index}]", number, carrier, is_return, destination_zone, context
             )
-            _note_unmapped(result, self._candidates(detail, is_return), self.default_status_map, context)
-            _append(result, seen, event)
+            note_unmapped(result, self._candidates(detail, is_return), self.default_status_map, context)
+            append_unique(result, seen, event)
 
         estimate = _estimate(tracker, carrier_detail)
         if estimate:
             name, value, field_path = estimate
-            _append(
+            append_unique(
                 result,
                 seen,
                 _prediction(
@@ -167,7 +167,7 @@ class EasyPostAdapter(Adapter):
         guaranteed = carrier_detail.get("guaranteed_delivery_date")
         if guaranteed:
             name = "guaranteed_delivery_date"
-            _append(
+            append_unique(
                 result,
                 seen,
                 _prediction(
@@ -281,19 +281,8 @@ def _prediction(number, carrier, event_class, raw_code, value, zone, issued_at, 
     )
 
 
-def _append(result, seen, event):
-    # Trackers resend their whole history; a scan listed twice is one row.
-    if event.fingerprint not in seen:
-        seen.add(event.fingerprint)
-        result.events.append(event)
 
 
-def _note_unmapped(result, candidates, default_map, context):
-    """Record the most specific code when no map knows it, even if a coarser code matched:
-    that is the row an administrator should add."""
-    code = next((str(c) for c in candidates if c not in (None, "")), "")
-    if code and code not in context.status_map and code not in default_map and code not in result.unmapped_codes:
-        result.unmapped_codes.append(code)
 
 
 def _time(value, path):
