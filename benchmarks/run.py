@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -557,6 +558,11 @@ def verdicts(results):
             if health["per_second"] else None
         found["webhook_vs_sync"] = round(webhook["per_second"] / sync["per_second"], 2) if sync["per_second"] else None
         found["webhook_p99_ms"] = webhook["latency_ms"]["p99"]
+        paused = ingestion.get("webhook_processor_paused")
+        if paused and health["per_second"] and sync["per_second"]:
+            found["paused_webhook_vs_health"] = round(paused["per_second"] / health["per_second"], 3)
+            found["paused_webhook_vs_sync"] = round(paused["per_second"] / sync["per_second"], 2)
+            found["paused_webhook_p99_ms"] = paused["latency_ms"]["p99"]
     processor = results.get("processor")
     if processor:
         found["processor_new_events_per_s"] = processor["new_events_per_second"]
@@ -695,6 +701,8 @@ def main():
         odoo.stop()
         if not args.keep_db:
             devenv.drop_db(odoo.db)
+        if code == 0:
+            shutil.rmtree(workdir, ignore_errors=True)
     results["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     results["verdicts"] = verdicts(results)
     out = Path(args.out)

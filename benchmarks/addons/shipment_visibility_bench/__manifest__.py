@@ -1,5 +1,5 @@
 {
-    "name": "Shipment Visibility: benchmark helpers",
+    "name": "Shipment Visibility: benchmark variants",
     "summary": "Synchronous webhook variant used only by benchmarks/run.py as a comparison point",
     "version": "18.0.1.0.0",
     "category": "Hidden",
