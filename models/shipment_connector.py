@@ -195,6 +195,7 @@ class ShipmentConnector(models.Model):
 
     @api.depends("webhook_token")
     def _compute_webhook_url(self):
+        # The public base URL is a system parameter that integration admins may not read.
         base_url = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
         for connector in self:
             connector.webhook_url = f"{base_url}{WEBHOOK_ROUTE}{connector.webhook_token}" \
@@ -285,7 +286,8 @@ class ShipmentConnector(models.Model):
 
     def _check_live_requires_verification(self):
         # Not an @api.constrains: the write-only secret is stored by its inverse, after
-        # constraints of the same create() have run.
+        # constraints of the same create() have run. Read as system: the encrypted columns
+        # and the key set are integration-admin fields, whoever saves the connector.
         for connector in self.sudo():
             if connector.mode != "live" or not connector._receives_webhooks():
                 continue
@@ -521,6 +523,7 @@ class ShipmentConnector(models.Model):
         return json.loads(raw.jwks) if raw.jwks else None
 
     def _allowed_networks(self):
+        # The allowlist is integration-admin configuration, checked by the public route.
         return [part.strip() for part in (self.sudo().ip_allowlist or "").split(",") if part.strip()]
 
     def _example_request(self):

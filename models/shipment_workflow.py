@@ -113,6 +113,7 @@ class ShipmentWorkflow(models.AbstractModel):
     def _close_exceptions(self, shipment, exceptions, note, shadow):
         if not exceptions:
             return
+        # Closed by the system on a carrier event, whoever's event processing triggered it.
         self._act(shipment, "close_exception", note, shadow,
                   lambda: exceptions.sudo()._resolve(note, auto=True))
 
