@@ -227,7 +227,6 @@ class ShipmentEvent(models.Model):
                 SQL(", ").join(row[column] if row[column] is not False else None for column in columns),
                 self.env.uid, self.env.uid)
             for row in rows)
-        self.env["shipment.shipment"].flush_model()
         created_ids = [row[0] for row in self.env.execute_query(SQL(
             """
             INSERT INTO shipment_event (%s, received_at, create_uid, create_date, write_uid, write_date)

@@ -277,8 +277,10 @@ class ShipmentInbox(models.Model):
         contexts = {}
         created_events = self.env["shipment.event"]
         dead = self.browse()
-        # The processor acts for the system on behalf of every company's connectors.
-        for message in self.sudo():
+        # The processor acts for the system on behalf of every company's connectors. Field
+        # tracking would log a chatter line for every ETA an aggregator resends; the
+        # timeline already shows each estimate, and policies post what matters.
+        for message in self.sudo().with_context(mail_notrack=True):
             connector = message.connector_id
             if connector not in contexts:
                 contexts[connector] = connector._adapter_context()
@@ -306,7 +308,7 @@ class ShipmentInbox(models.Model):
         created_events._notify_created()
         self.env.flush_all()
         # Business policies act on what the batch changed, after the events are stored.
-        self.env["shipment.workflow"]._run(created_events.shipment_id)
+        self.env["shipment.workflow"].with_context(mail_notrack=True)._run(created_events.shipment_id)
         if dead:
             dead._notify_dead_letters()
 

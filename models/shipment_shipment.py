@@ -254,8 +254,10 @@ class ShipmentShipment(models.Model):
         company = company or (connector.company_id if connector else self.env.company)
         carriers = carrier or (connector.carrier_ids if connector else self.env["delivery.carrier"])
         numbers = list(dict.fromkeys(tracking_numbers))
-        existing = self.with_context(active_test=False).search([
-            ("company_id", "=", company.id), ("tracking_number", "in", numbers)])
+        # Only the matching keys: a plain search would fetch every column of each shipment.
+        existing = self.with_context(active_test=False).search_fetch([
+            ("company_id", "=", company.id), ("tracking_number", "in", numbers)],
+            ["tracking_number", "carrier_id", "picking_id"])
         by_number = defaultdict(list)
         for shipment in existing:
             by_number[shipment.tracking_number].append(shipment)

@@ -36,19 +36,31 @@ class ShipmentWorkflow(models.AbstractModel):
 
     @api.model
     def _run(self, shipments):
-        """Apply every policy to ``shipments`` (which just received events)."""
-        for shipment in shipments.exists():
-            shadow = shipment.connector_id.mode == "shadow"
-            try:
-                with self.env.cr.savepoint():
-                    self._exception_policy(shipment, shadow)
-                    self._eta_policy(shipment, shadow)
-                    self._delivered_policy(shipment, shadow)
-                    self._notification_policy(shipment, shadow)
-            except Exception:
-                # A policy failure (e.g. an invoice that cannot be created) must not undo the
-                # stored events: they are facts. It is logged for the administrator instead.
-                _logger.exception("workflow policies failed for shipment %s", shipment.id)
+        """Apply every policy to ``shipments`` (which just received events).
+
+        One savepoint covers the whole set; only when something fails are the shipments
+        retried one by one, so that a single failing policy (e.g. an invoice that cannot
+        be created) never undoes the stored events, which are facts, nor the others.
+        """
+        shipments = shipments.exists()
+        try:
+            with self.env.cr.savepoint():
+                for shipment in shipments:
+                    self._apply_policies(shipment)
+        except Exception:  # any policy failure: isolate it below
+            for shipment in shipments:
+                try:
+                    with self.env.cr.savepoint():
+                        self._apply_policies(shipment)
+                except Exception:
+                    _logger.exception("workflow policies failed for shipment %s", shipment.id)
+
+    def _apply_policies(self, shipment):
+        shadow = shipment.connector_id.mode == "shadow"
+        self._exception_policy(shipment, shadow)
+        self._eta_policy(shipment, shadow)
+        self._delivered_policy(shipment, shadow)
+        self._notification_policy(shipment, shadow)
 
     @api.model
     def _run_for_all(self):
