@@ -12,10 +12,6 @@ from ..integration.events import EventError, normalize_tracking_number
 _logger = logging.getLogger(__name__)
 
 STATUS_SELECTION = taxonomy.selection(include_pending=True)
-IN_TRANSIT_STATUSES = [
-    code for code in taxonomy.MILESTONE_CODES
-    if code not in taxonomy.TERMINAL and code not in ("info_received",)
-]
 
 
 class ShipmentShipment(models.Model):
