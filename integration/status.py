@@ -9,6 +9,7 @@ after every batch is therefore always safe.
 import json
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 from . import taxonomy
 from .events import CanonicalEvent
@@ -17,6 +18,31 @@ from .events import CanonicalEvent
 # milestone keeps the order total without pretending to know what they mean.
 _UNKNOWN_RANK = len(taxonomy.MILESTONE_CODES)
 _EPOCH = datetime.min.replace(tzinfo=timezone.utc)
+
+
+class StoredEvent(NamedTuple):
+    """The fields of a stored event that state derivation reads, with its stored
+    fingerprint (a recomputed one could differ: the carrier code an adapter saw is not
+    stored). Datetimes are aware UTC.
+    """
+
+    record_id: int
+    fingerprint: str
+    milestone: str
+    event_class: str
+    occurred_at: datetime
+    issued_at: datetime | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    reason: str | None = None
+
+    @property
+    def is_actual(self):
+        return self.event_class == taxonomy.ACTUAL
+
+    @property
+    def drives_status(self):
+        return self.is_actual and taxonomy.is_milestone(self.milestone)
 
 
 @dataclass(frozen=True)
@@ -42,11 +68,11 @@ class ShipmentState:
     """
 
     status: str = taxonomy.PENDING
-    last_event: CanonicalEvent | None = None
+    last_event: CanonicalEvent | StoredEvent | None = None
     eta: datetime | None = None
     eta_window_start: datetime | None = None
     eta_window_end: datetime | None = None
-    eta_event: CanonicalEvent | None = None
+    eta_event: CanonicalEvent | StoredEvent | None = None
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None
     has_open_exception: bool = False
@@ -119,7 +145,21 @@ def derive(events):
         shipment, in any order, duplicates allowed.
     :rtype: ShipmentState
     """
-    distinct = sorted(dedupe(events).values(), key=sort_key)
+    return derive_unique(dedupe(events).values())
+
+
+def derive_unique(events):
+    """:func:`derive` for events already distinct by fingerprint, such as a shipment's
+    stored events (unique per shipment in the database).
+
+    Skips the deduplication, whose full-field comparison key is the costly part of
+    :func:`derive` when a shipment's whole history is re-derived after every batch.
+
+    :param events: :class:`~integration.events.CanonicalEvent` or :class:`StoredEvent`
+        values with distinct fingerprints.
+    :rtype: ShipmentState
+    """
+    distinct = sorted(events, key=sort_key)
     if not distinct:
         return ShipmentState()
 

@@ -7,7 +7,8 @@ from ..integration import taxonomy
 from ..integration.events import CanonicalEvent
 
 # The fields of an event that shipment state derivation reads.
-STATE_INPUT_FIELDS = ("fingerprint", "milestone", "event_class", "occurred_at", "issued_at", "window_end")
+STATE_INPUT_FIELDS = ("fingerprint", "milestone", "event_class", "occurred_at", "issued_at", "window_start",
+                      "window_end", "reason")
 
 SOURCES = [
     ("webhook", "Webhook"),
@@ -198,15 +199,29 @@ class ShipmentEvent(models.Model):
                                recompute=True):
         """Insert the events not yet known on their shipment, idempotently.
 
-        One ``INSERT … ON CONFLICT DO NOTHING`` on the (shipment, fingerprint) key: a fact
-        delivered twice, even by two workers at the same instant, is stored once.
-
         :param dict shipments: tracking number → ``shipment.shipment``.
         :param bool recompute: derive the touched shipments' state now; the inbox
             processor passes False and derives once per batch instead.
         :return: the created records (known facts are skipped).
         """
-        rows, seen = [], set()
+        rows = self._rows_from_canonical(canonical_events, shipments, source, correlation_id=correlation_id,
+                                         extra_values=extra_values)
+        created = self.browse([event_id for event_id, _row in self._insert_rows(rows)])
+        if created and recompute:
+            created._notify_created()
+        return created
+
+    @api.model
+    def _rows_from_canonical(self, canonical_events, shipments, source, correlation_id=None, extra_values=None,
+                             seen=None):
+        """Column values of the events to insert, one row per (shipment, fingerprint).
+
+        :param dict shipments: tracking number → ``shipment.shipment``.
+        :param set seen: (shipment id, fingerprint) keys already taken by earlier rows of
+            the same insert; updated in place.
+        :rtype: list[dict]
+        """
+        rows, seen = [], set() if seen is None else seen
         for event in canonical_events:
             shipment = shipments[event.tracking_number]
             key = (shipment.id, event.fingerprint)
@@ -219,34 +234,55 @@ class ShipmentEvent(models.Model):
                         correlation_id=correlation_id or None)
             vals.update(extra_values or {})
             rows.append(vals)
+        return rows
+
+    @api.model
+    def _insert_rows(self, rows, chunk_size=1000):
+        """Insert event rows whose (shipment, fingerprint) is not stored yet.
+
+        ``INSERT … ON CONFLICT DO NOTHING`` on that key: a fact delivered twice, even by
+        two workers at the same instant, is stored once. Rows go straight to the table
+        (the inbox inserts thousands per batch); callers tell the ORM with
+        :meth:`_notify_created`.
+
+        :param list rows: dicts from :meth:`_rows_from_canonical`.
+        :return: ``(event id, row)`` of each row actually inserted.
+        """
+        inserted = []
         if not rows:
-            return self.browse()
-        columns = list(rows[0])
-        values = SQL(", ").join(
-            SQL("(%s, now() at time zone 'utc', %s, now() at time zone 'utc', %s, now() at time zone 'utc')",
-                SQL(", ").join(row[column] if row[column] is not False else None for column in columns),
-                self.env.uid, self.env.uid)
-            for row in rows)
-        created_ids = [row[0] for row in self.env.execute_query(SQL(
-            """
-            INSERT INTO shipment_event (%s, received_at, create_uid, create_date, write_uid, write_date)
-            VALUES %s
-            ON CONFLICT (shipment_id, fingerprint) DO NOTHING
-            RETURNING id
-            """,
-            SQL(", ").join(SQL.identifier(column) for column in columns), values,
-        ))]
-        created = self.browse(created_ids)
-        if created:
-            # Raw inserts bypass the ORM's cache: forget what it knew of the one2many.
-            self.env["shipment.shipment"].browse({row["shipment_id"] for row in rows}).invalidate_recordset(
-                ["event_ids"])
-            if recompute:
-                created._notify_created()
-        return created
+            return inserted
+        columns = list(dict.fromkeys(column for row in rows for column in row))
+        for offset in range(0, len(rows), chunk_size):
+            chunk = rows[offset:offset + chunk_size]
+            values = SQL(", ").join(
+                SQL("(%s, now() at time zone 'utc', %s, now() at time zone 'utc', %s, now() at time zone 'utc')",
+                    SQL(", ").join(_db_value(row.get(column)) for column in columns),
+                    self.env.uid, self.env.uid)
+                for row in chunk)
+            returned = self.env.execute_query(SQL(
+                """
+                INSERT INTO shipment_event (%s, received_at, create_uid, create_date, write_uid, write_date)
+                VALUES %s
+                ON CONFLICT (shipment_id, fingerprint) DO NOTHING
+                RETURNING id, shipment_id, fingerprint
+                """,
+                SQL(", ").join(SQL.identifier(column) for column in columns), values,
+            ))
+            by_key = {(row["shipment_id"], row["fingerprint"]): row for row in chunk}
+            inserted.extend((event_id, by_key[(shipment_id, fingerprint)]) for event_id, shipment_id, fingerprint
+                            in returned)
+        # Raw inserts bypass the ORM's cache: forget what it knew of the one2many.
+        self.env["shipment.shipment"].browse({row["shipment_id"] for _id, row in inserted}).invalidate_recordset(
+            ["event_ids"])
+        return inserted
 
     def _notify_created(self):
         """Tell the ORM these (raw-inserted) events exist, so that everything derived from
         them — shipment state, delivery order summary, SLA — is recomputed at the next flush,
         once per shipment however many events arrived."""
         self.modified(["shipment_id", *STATE_INPUT_FIELDS], create=True)
+
+
+def _db_value(value):
+    # The ORM's "no value" is False; a column gets NULL.
+    return None if value is False else value

@@ -5,6 +5,7 @@ import random
 import threading
 import time
 import uuid
+from collections import defaultdict
 from datetime import timedelta
 
 from odoo import _, api, fields, models
@@ -272,64 +273,150 @@ class ShipmentInbox(models.Model):
         return claimed
 
     def _process_batch(self):
-        """Parse and store each claimed message in its own savepoint, then derive states once."""
+        """Parse every claimed message, store the batch in one go, then derive states once.
+
+        Parsing is pure Python and fails message by message. Storing takes one savepoint
+        for the whole batch: shipments matched per connector in one query, events in one
+        ``INSERT``, messages marked done in one ``UPDATE``. When that savepoint fails (two
+        workers creating the same new shipment, a value PostgreSQL refuses), the batch is
+        stored again message by message, each in its own savepoint, so that a bad message
+        only fails itself.
+        """
         max_attempts = self._param("inbox_max_attempts", DEFAULT_MAX_ATTEMPTS)
-        contexts = {}
-        created_events = self.env["shipment.event"]
-        dead = self.browse()
         # The processor acts for the system on behalf of every company's connectors. Field
         # tracking would log a chatter line for every ETA an aggregator resends; the
         # timeline already shows each estimate, and policies post what matters.
-        for message in self.sudo().with_context(mail_notrack=True):
-            connector = message.connector_id
-            if connector not in contexts:
-                contexts[connector] = connector._adapter_context()
+        messages = self.sudo().with_context(mail_notrack=True)
+        parsed, dead = messages._parse_all(max_attempts)
+        created_events = self.env["shipment.event"]
+        if parsed:
             try:
                 with self.env.cr.savepoint():
-                    shipments, created = message._process_one(contexts[connector])
-                created_events |= created
-                message.write({"state": "done", "event_count": len(created), "processed_at": fields.Datetime.now(),
-                               "lease_until": False, "last_error": False, "shipment_ids": [(6, 0, shipments.ids)]})
-            except (ParseError, EventError, KeyError, ValueError) as exc:
-                # The payload (or its mapping) is wrong: retrying cannot help until an
-                # admin fixes the configuration and replays the message. (ValueError also
-                # covers values PostgreSQL cannot store, such as a NUL in a text.)
-                message._set_failed(str(exc))
-            except Exception as exc:  # any other failure is retried, then dead-lettered
-                _logger.warning("inbox message %s failed (attempt %s): %s", message.id, message.attempts,
-                                exc.__class__.__name__)
-                if message.attempts >= max_attempts:
-                    message._set_dead(f"{exc.__class__.__name__}: {exc}")
-                    dead |= message
-                else:
-                    message._schedule_retry(f"{exc.__class__.__name__}: {exc}")
+                    created_events = messages.browse(list(parsed))._store_parsed(parsed)
+            except Exception as exc:  # any failure: redo it message by message
+                _logger.info("inbox batch of %d messages stored one by one after %s", len(parsed),
+                             exc.__class__.__name__)
+                for message in messages.browse(list(parsed)):
+                    try:
+                        with self.env.cr.savepoint():
+                            created_events |= message._store_parsed(parsed)
+                    except Exception as message_exc:  # sorted out by _handle_failure
+                        dead |= message._handle_failure(message_exc, max_attempts)
         # Derived state (shipment, delivery order, SLA) is recomputed once per shipment
         # for the whole batch, not once per message.
+        # The recompute runs in the environment that flushes: it must be the untracked one.
         created_events._notify_created()
-        self.env.flush_all()
+        messages.env.flush_all()
         # Business policies act on what the batch changed, after the events are stored.
-        self.env["shipment.workflow"].with_context(mail_notrack=True)._run(created_events.shipment_id)
+        messages.env["shipment.workflow"]._run(created_events.shipment_id)
         if dead:
             dead._notify_dead_letters()
 
-    def _process_one(self, context):
-        """Turn this message into stored events.
+    def _parse_all(self, max_attempts):
+        """Run each message through its connector's adapter (pure Python, no database).
 
-        :return: ``(shipments, created_events)``.
+        :return: ``(parsed, dead)``: message id → adapter result for the messages that
+            parsed, and the messages dead-lettered on the way.
+        """
+        contexts, parsed, dead = {}, {}, self.browse()
+        for message in self:
+            connector = message.connector_id
+            try:
+                if connector not in contexts:
+                    contexts[connector] = connector._adapter_context()
+                adapter = get_adapter(connector.connector_type)
+                parsed[message.id] = adapter.parse(message.body.encode("utf-8"), contexts[connector])
+            except Exception as exc:  # sorted out by _handle_failure
+                dead |= message._handle_failure(exc, max_attempts)
+        return parsed, dead
+
+    def _handle_failure(self, exc, max_attempts):
+        """Fail, retry or dead-letter this message after ``exc``.
+
+        :return: the message if it went to ``dead``, else an empty recordset.
         """
         self.ensure_one()
-        connector = self.connector_id
-        adapter = get_adapter(connector.connector_type)
-        result = adapter.parse(self.body.encode("utf-8"), context)
+        if isinstance(exc, (ParseError, EventError, KeyError, ValueError)):
+            # The payload (or its mapping) is wrong: retrying cannot help until an admin
+            # fixes the configuration and replays the message. (ValueError also covers
+            # values PostgreSQL cannot store, such as a NUL in a text.)
+            self._set_failed(str(exc))
+            return self.browse()
+        _logger.warning("inbox message %s failed (attempt %s): %s", self.id, self.attempts, exc.__class__.__name__)
+        if self.attempts >= max_attempts:
+            self._set_dead(f"{exc.__class__.__name__}: {exc}")
+            return self
+        self._schedule_retry(f"{exc.__class__.__name__}: {exc}")
+        return self.browse()
+
+    def _store_parsed(self, parsed):
+        """Store the parsed events of these messages and mark them done.
+
+        :param dict parsed: message id → adapter result (see :meth:`_parse_all`).
+        :return: the created ``shipment.event`` records.
+        """
         Shipment = self.env["shipment.shipment"]
-        numbers = [event.tracking_number for event in result.events] + list(result.tracking_numbers)
-        shipments_by_number = Shipment._find_or_create_for_events(numbers, connector=connector)
-        created = self.env["shipment.event"]._create_from_canonical(
-            result.events, shipments_by_number, self.source, correlation_id=self.correlation_id,
-            extra_values={"inbox_id": self.id}, recompute=False)
-        shipments = Shipment.browse([s.id for s in shipments_by_number.values()])
-        shipments._apply_partner_facts(result.shipment_info)
-        return shipments, created
+        Event = self.env["shipment.event"]
+        shipments = {}  # (connector id, tracking number) → shipment
+        for connector in self.connector_id:
+            numbers = []
+            for message in self.filtered(lambda m, connector=connector: m.connector_id == connector):
+                result = parsed[message.id]
+                numbers += [event.tracking_number for event in result.events]
+                numbers += list(result.tracking_numbers)
+            if numbers:
+                found = Shipment._find_or_create_for_events(numbers, connector=connector)
+                shipments.update(((connector.id, number), shipment) for number, shipment in found.items())
+        rows, seen, shipments_of = [], set(), {}
+        for message in self:
+            result = parsed[message.id]
+            numbers = dict.fromkeys([event.tracking_number for event in result.events] + list(result.tracking_numbers))
+            mine = {number: shipments[message.connector_id.id, number] for number in numbers}
+            shipments_of[message.id] = Shipment.browse([shipment.id for shipment in mine.values()])
+            rows += Event._rows_from_canonical(
+                result.events, mine, message.source, correlation_id=message.correlation_id,
+                extra_values={"inbox_id": message.id}, seen=seen)
+            shipments_of[message.id]._apply_partner_facts(result.shipment_info)
+        inserted = Event._insert_rows(rows)
+        created_per_message = defaultdict(int)
+        for _event_id, row in inserted:
+            created_per_message[row["inbox_id"]] += 1
+        self._mark_done(created_per_message, shipments_of)
+        return Event.browse([event_id for event_id, _row in inserted])
+
+    def _mark_done(self, created_per_message, shipments_of):
+        """Set these messages ``done`` with their event counts and shipments, in two statements.
+
+        :param dict created_per_message: message id → number of new events.
+        :param dict shipments_of: message id → ``shipment.shipment`` records it touched.
+        """
+        self.flush_recordset()
+        self.env.execute_query(SQL(
+            """
+            UPDATE shipment_inbox message
+               SET state = 'done', event_count = counts.event_count, processed_at = now() at time zone 'utc',
+                   lease_until = NULL, last_error = NULL,
+                   write_uid = %(uid)s, write_date = now() at time zone 'utc'
+              FROM (VALUES %(counts)s) AS counts (id, event_count)
+             WHERE message.id = counts.id
+            """,
+            uid=self.env.uid,
+            counts=SQL(", ").join(SQL("(%s, %s)", message_id, created_per_message.get(message_id, 0))
+                                  for message_id in self.ids),
+        ))
+        relation = self._fields["shipment_ids"]
+        self.env.execute_query(SQL(
+            "DELETE FROM %s WHERE %s = ANY(%s)",
+            SQL.identifier(relation.relation), SQL.identifier(relation.column1), self.ids))
+        pairs = [(message_id, shipment_id) for message_id in self.ids for shipment_id in shipments_of[message_id].ids]
+        if pairs:
+            self.env.execute_query(SQL(
+                "INSERT INTO %s (%s, %s) VALUES %s ON CONFLICT DO NOTHING",
+                SQL.identifier(relation.relation), SQL.identifier(relation.column1),
+                SQL.identifier(relation.column2),
+                SQL(", ").join(SQL("(%s, %s)", message_id, shipment_id) for message_id, shipment_id in pairs)))
+        self.invalidate_recordset(["state", "event_count", "processed_at", "lease_until", "last_error",
+                                   "write_uid", "write_date", "shipment_ids"])
 
     # ------------------------------------------------------------------ #
     # STATE CHANGES

@@ -1,5 +1,6 @@
 import logging
 from collections import defaultdict
+from datetime import timezone
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
@@ -8,6 +9,7 @@ from odoo.tools import SQL
 from ..integration import status as status_rules
 from ..integration import taxonomy
 from ..integration.events import EventError, normalize_tracking_number
+from .shipment_event import STATE_INPUT_FIELDS
 
 _logger = logging.getLogger(__name__)
 
@@ -130,15 +132,23 @@ class ShipmentShipment(models.Model):
                 shipment.partner_id = shipment.picking_id.partner_id
 
     @api.depends("event_ids.fingerprint", "event_ids.milestone", "event_ids.event_class",
-                 "event_ids.occurred_at", "event_ids.issued_at", "event_ids.window_end")
+                 "event_ids.occurred_at", "event_ids.issued_at", "event_ids.window_end",
+                 "event_ids.window_start", "event_ids.reason")
     def _compute_state_from_events(self):
+        Event = self.env["shipment.event"]
+        stored = self._stored_state_inputs()
         for shipment in self:
-            events = shipment.event_ids
-            by_fingerprint = {event.fingerprint: event for event in events}
-            state = status_rules.derive([event._to_canonical() for event in events])
-            # Map back through the stored fingerprint: the one recomputed from the record
-            # lacks the carrier code the adapter saw.
-            last = by_fingerprint.get(state.last_event.extra["fingerprint"]) if state.last_event else False
+            if isinstance(shipment.id, int):
+                state = status_rules.derive_unique(stored.get(shipment.id, ()))
+                last = Event.browse(state.last_event.record_id) if state.last_event else Event
+            else:
+                # A shipment being edited in a form: its events exist in the cache only.
+                events = shipment.event_ids
+                by_fingerprint = {event.fingerprint: event for event in events}
+                state = status_rules.derive([event._to_canonical() for event in events])
+                # Map back through the stored fingerprint: the one recomputed from the
+                # record lacks the carrier code the adapter saw.
+                last = by_fingerprint.get(state.last_event.extra["fingerprint"]) if state.last_event else Event
             shipment.update({
                 "status": state.status,
                 "event_count": state.event_count,
@@ -154,6 +164,33 @@ class ShipmentShipment(models.Model):
                 "exception_reason": state.exception_reason if state.has_open_exception else False,
                 "is_terminal": state.status in taxonomy.TERMINAL,
             })
+
+    def _stored_state_inputs(self):
+        """What state derivation reads of the stored events of these shipments, in one query.
+
+        The inbox re-derives every touched shipment's whole history after each batch;
+        reading a dozen fields of thousands of events through the ORM cost more than
+        the derivation itself.
+
+        :return: dict shipment id → list of :class:`integration.status.StoredEvent`.
+        """
+        ids = [shipment_id for shipment_id in self._ids if isinstance(shipment_id, int)]
+        if not ids:
+            return {}
+        self.env["shipment.event"].flush_model(["shipment_id", *STATE_INPUT_FIELDS])
+        rows = self.env.execute_query(SQL(
+            """
+            SELECT shipment_id, id, fingerprint, milestone, event_class, occurred_at,
+                   issued_at, window_start, window_end, reason
+              FROM shipment_event
+             WHERE shipment_id = ANY(%s)
+            """, ids))
+        by_shipment = defaultdict(list)
+        for shipment_id, event_id, fingerprint, milestone, event_class, occurred, issued, start, end, reason in rows:
+            by_shipment[shipment_id].append(status_rules.StoredEvent(
+                event_id, fingerprint, milestone, event_class, _aware(occurred), _aware(issued), _aware(start),
+                _aware(end), reason or None))
+        return by_shipment
 
     @api.depends("picking_id.sale_id.commitment_date", "picking_id.date_deadline")
     def _compute_promised_date(self):
@@ -325,6 +362,10 @@ class ShipmentShipment(models.Model):
             moving.write({"shipment_id": target.id})
             _logger.info("merged shipment %s (%d events) into %s", shipment.id, len(moving), target.id)
             shipment.unlink()
+
+
+def _aware(value):
+    return value.replace(tzinfo=timezone.utc) if value else None
 
 
 def _naive(value):

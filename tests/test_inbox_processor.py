@@ -194,6 +194,42 @@ class TestInboxProcessor(ShipmentCommon):
         self.assertIn("NUL", message.last_error)
         self.assertFalse(self.env["shipment.shipment"].search([("tracking_number", "=", "NULTEXT1")]))
 
+    def test_unstorable_message_fails_alone_in_its_batch(self):
+        """The batch is stored in one go; when that fails, each message is stored on its own."""
+        before = self.message(self.connector, aftership_body("BATCHOK1"))
+        data = json.loads(aftership_body("BATCHNUL"))
+        data["msg"]["checkpoints"][2]["message"] = "Arrived\u0000 at depot"
+        bad = self.message(self.connector, dump(data))
+        after = self.message(self.connector, aftership_body("BATCHOK2"))
+        with mute_logger("odoo.sql_db"):
+            self.Inbox._cron_process_inbox()
+        self.assertEqual((bad.state, bad.attempts), ("failed", 1))
+        for message in before | after:
+            self.assertEqual(message.state, "done", message.last_error)
+            self.assertEqual(message.event_count, 11)
+            self.assertEqual(message.shipment_ids.status, "delivered")
+            self.assertEqual(len(message.shipment_ids.event_ids), 11)
+        self.assertFalse(self.env["shipment.shipment"].search([("tracking_number", "=", "BATCHNUL")]))
+
+    def test_history_resent_within_one_batch_is_stored_once(self):
+        """Two messages of a batch carrying the same scans: each scan once, counted on the first."""
+        first = self.message(self.connector, aftership_body("SAMEBATCH1", event_id="sb-1",
+                                                            checkpoints=CHRONOLOGICAL[:4]))
+        second = self.message(self.connector, aftership_body("SAMEBATCH1", event_id="sb-2",
+                                                             checkpoints=CHRONOLOGICAL[:6]))
+        claimed = self.Inbox._claim(10)
+        self.assertEqual(claimed & (first | second), first | second, "both in the same batch")
+        claimed._process_batch()
+        shipment = first.shipment_ids
+        self.assertEqual(second.shipment_ids, shipment)
+        events = shipment.event_ids
+        self.assertEqual(len(events), first.event_count + second.event_count)
+        self.assertEqual(len(events.filtered(lambda e: e.inbox_id == first)), first.event_count)
+        self.assertEqual(len(events.filtered(lambda e: e.inbox_id == second)), second.event_count)
+        self.assertEqual(second.event_count, 2, "only the two scans the first message did not carry")
+        self.assertEqual(len(set(events.mapped("fingerprint"))), len(events))
+        self.assertEqual(shipment.event_count, len(events))
+
     def test_any_order_and_duplicates_converge_to_the_same_state(self):
         """AfterShip resends the growing history: any order, any duplicates, same shipment."""
         self.env["ir.config_parameter"].set_param("shipment_visibility.inbox_batch_size", "3")

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from integration import taxonomy
 from integration.events import CanonicalEvent
-from integration.status import ShipmentState, derive, sort_key, timeline
+from integration.status import ShipmentState, StoredEvent, derive, derive_unique, sort_key, timeline
 
 UTC = timezone.utc
 TRACKING = "1Z999AA10123456784"
@@ -460,3 +460,46 @@ def test_state_is_immutable():
 def test_state_times_are_aware_utc():
     for value in (BASELINE.eta, BASELINE.shipped_at, BASELINE.delivered_at, BASELINE.first_event_at):
         assert value.utcoffset() == timedelta(0)
+
+
+def stored(event, record_id):
+    """An event as the shipment reads it back from the database."""
+    return StoredEvent(record_id, event.fingerprint, event.milestone, event.event_class, event.occurred_at,
+                       event.issued_at, event.window_start, event.window_end, event.reason)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_stored_events_derive_the_same_state_as_canonical_ones(data):
+    """The processor re-derives from stored rows: any subset, in any order, same answer."""
+    subset = data.draw(st.lists(st.sampled_from(HISTORY), unique=True))
+    order = data.draw(st.permutations(range(len(subset))))
+    rows = [stored(subset[index], record_id=index + 1) for index in order]
+    expected = derive(subset)
+    state = derive_unique(rows)
+    compared = ("status", "eta", "eta_window_start", "eta_window_end", "shipped_at", "delivered_at",
+                "has_open_exception", "exception_reason", "exception_final", "event_count", "first_event_at",
+                "last_event_at")
+    assert {name: getattr(state, name) for name in compared} == {name: getattr(expected, name) for name in compared}
+    if expected.last_event is None:
+        assert state.last_event is None
+    else:
+        assert state.last_event.fingerprint == expected.last_event.fingerprint
+    assert (state.eta_event.fingerprint if state.eta_event else None) == (
+        expected.eta_event.fingerprint if expected.eta_event else None)
+
+
+def test_stored_events_name_the_record_that_set_the_status():
+    rows = [stored(event, record_id=100 + index) for index, event in enumerate(HISTORY)]
+    state = derive_unique(reversed(rows))
+    assert state.status == "delivered"
+    assert state.last_event.record_id == 100 + HISTORY.index(DELIVERED)
+    assert state.eta_event.record_id == 100 + HISTORY.index(EDD_REVISED)
+    assert state.exception_reason is None
+
+
+def test_stored_open_exception_keeps_its_reason():
+    events = [INFO, PICKED_UP, ARRIVED, CUSTOMS_HOLD]
+    state = derive_unique([stored(event, index) for index, event in enumerate(events)])
+    assert (state.status, state.has_open_exception, state.exception_reason) == (
+        "customs_hold", True, "customs_documents")
