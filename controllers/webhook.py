@@ -83,11 +83,8 @@ class ShipmentWebhookController(http.Controller):
     def _receive(self, token, httprequest, correlation_id):
         # The route is public: the connector is found by its unguessable token, as the
         # system, and nothing else is readable before the signature is verified.
-        Connector = request.env["shipment.connector"].sudo()
-        connector = Connector.search([("webhook_token", "=", token)], limit=1) \
-            if token and _TOKEN.match(token) else Connector
-        if connector and not connector._receives_webhooks():
-            connector = Connector
+        Connector = request.env["shipment.connector"]
+        connector = Connector._find_for_webhook(token) if token and _TOKEN.match(token) else Connector.sudo()
 
         limit = connector.max_body_bytes if connector else DEFAULT_MAX_BODY
         if (httprequest.content_length or 0) > limit:

@@ -1,3 +1,4 @@
+import functools
 import hashlib
 import json
 import logging
@@ -8,7 +9,8 @@ import uuid
 from collections import defaultdict
 from datetime import timedelta
 
-from odoo import _, api, fields, models
+from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo.modules.registry import Registry
 from odoo.tools import SQL
 
 from ..integration.adapters import ParseError, get_adapter
@@ -41,6 +43,8 @@ DEFAULT_MAX_ATTEMPTS = 8
 # Odoo calls a cron that reports remaining work up to 10 times in a row: 10 calls of this
 # budget stay under the default 120 s real-time limit of a cron worker.
 RUN_TIME_BUDGET_SECONDS = 8
+# Marks a transaction that already asked for a processor wake-up after its commit.
+WAKE_KEY = "shipment_visibility.wake_processor"
 
 
 def redact_headers(headers):
@@ -59,6 +63,40 @@ def redact_headers(headers):
 
 def _is_testing():
     return getattr(threading.current_thread(), "testing", False)
+
+
+def _wake_processor(dbname, cron_id):
+    """Trigger the inbox cron unless a pending wake-up already covers what was just committed.
+
+    A pending trigger covers it when it was created after the start of the cron's
+    latest run (its newest ``ir.cron.progress`` row): Odoo deletes at the end of a run
+    only the triggers that existed when the run started, so such a trigger survives and
+    starts another run, which claims every message committed before it. It must also
+    have been an immediate one, whose creator sent the NOTIFY that wakes a sleeping cron
+    worker. Anything else (no trigger, or only ones the running job will delete) gets a
+    trigger of its own. Runs after the commit in a fresh transaction, so it sees every
+    trigger committed before this message was.
+    """
+    try:
+        with Registry(dbname).cursor() as cr:
+            cr.execute(SQL(
+                """
+                SELECT 1
+                  FROM ir_cron_trigger pending
+                 WHERE pending.cron_id = %(cron)s
+                   AND pending.call_at <= now() at time zone 'utc'
+                   AND pending.call_at <= pending.create_date + interval '2 seconds'
+                   AND pending.create_date > COALESCE(
+                       (SELECT progress.create_date FROM ir_cron_progress progress
+                         WHERE progress.cron_id = %(cron)s ORDER BY progress.id DESC LIMIT 1),
+                       '-infinity')
+                 LIMIT 1
+                """, cron=cron_id))
+            if not cr.fetchone():
+                api.Environment(cr, SUPERUSER_ID, {})["ir.cron"].browse(cron_id)._trigger()
+    except Exception:
+        # The message is stored: the processor's schedule takes it if the wake-up fails.
+        _logger.warning("could not wake the inbox processor", exc_info=True)
 
 
 class ShipmentInbox(models.Model):
@@ -199,8 +237,23 @@ class ShipmentInbox(models.Model):
 
     @api.model
     def _trigger_processor(self):
+        """Wake the processor for the messages this transaction stores, once it commits.
+
+        ``ir.cron._trigger`` costs a trigger row and, after the commit, a new connection to
+        the ``postgres`` database for the NOTIFY that wakes cron workers: under load, more
+        than the rest of an accepted webhook. A burst needs one wake-up, not one per
+        message, so the check runs after the commit and skips the trigger when a pending
+        one is sure to lead to a run that sees this message (see :func:`_wake_processor`).
+        """
         # Called from public routes and crons: the cron record is system configuration.
-        self.env.ref("shipment_visibility.ir_cron_process_inbox").sudo()._trigger()
+        cron = self.env.ref("shipment_visibility.ir_cron_process_inbox").sudo()
+        if self.env.registry.in_test_mode():
+            cron._trigger()  # test cursors never run post-commit hooks
+            return
+        postcommit = self.env.cr.postcommit
+        if not postcommit.data.get(WAKE_KEY):
+            postcommit.data[WAKE_KEY] = True
+            postcommit.add(functools.partial(_wake_processor, self.env.cr.dbname, cron.id))
 
     # ------------------------------------------------------------------ #
     # PROCESSOR

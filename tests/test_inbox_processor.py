@@ -15,6 +15,7 @@ from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
 from ..integration.adapters import get_adapter
+from ..models.shipment_inbox import _wake_processor
 from .common import ShipmentCommon
 from .http_common import RealCursorCase, dump, fixture_bytes, fixture_json
 
@@ -433,3 +434,58 @@ class TestInboxClaimSkipLocked(RealCursorCase):
             for cursor in (worker_a, worker_b, worker_c):
                 cursor.rollback()
                 cursor.close()
+
+
+@tagged("post_install", "-at_install")
+class TestProcessorWakeUp(RealCursorCase):
+    """After a commit, one wake-up per run of the processor, never a message left asleep."""
+
+    def setUp(self):
+        super().setUp()
+        self.cron_id = self.env.ref("shipment_visibility.ir_cron_process_inbox").id
+        self.dbname = self.env.cr.dbname
+        self._sql("DELETE FROM ir_cron_trigger WHERE cron_id = %s", self.cron_id)
+        self.addCleanup(self._sql, "DELETE FROM ir_cron_trigger WHERE cron_id = %s", self.cron_id)
+        self.addCleanup(self._sql, "DELETE FROM ir_cron_progress WHERE cron_id = %s AND done = -1", self.cron_id)
+
+    def _sql(self, query, *params):
+        with self.real_env() as env:
+            env.cr.execute(query, params)
+            return env.cr.fetchall() if env.cr.description else None
+
+    def triggers(self):
+        return self._sql("SELECT id FROM ir_cron_trigger WHERE cron_id = %s ORDER BY id", self.cron_id)
+
+    def wake(self):
+        _wake_processor(self.dbname, self.cron_id)
+
+    def test_one_pending_wake_up_covers_a_burst(self):
+        self.wake()
+        first = self.triggers()
+        self.assertEqual(len(first), 1, "nothing pending: a trigger of its own")
+        for _burst in range(5):
+            self.wake()
+        self.assertEqual(self.triggers(), first, "the pending trigger will start a run that sees these messages")
+
+    def test_trigger_older_than_the_running_job_does_not_count(self):
+        """Odoo deletes, at the end of a run, the triggers that existed when it started."""
+        self.wake()
+        # A run starts: Odoo records its progress first (done = -1 marks this test's row).
+        self._sql("INSERT INTO ir_cron_progress (cron_id, done, remaining, timed_out_counter, create_date, "
+                  "write_date) VALUES (%s, -1, 0, 0, clock_timestamp() at time zone 'utc', "
+                  "clock_timestamp() at time zone 'utc')", self.cron_id)
+        self.wake()
+        self.assertEqual(len(self.triggers()), 2, "a message committed during the run needs a new trigger")
+        self.wake()
+        self.assertEqual(len(self.triggers()), 2, "and that one survives the run, so it covers the next ones")
+
+    def test_due_trigger_that_sent_no_wake_up_does_not_count(self):
+        """A trigger scheduled for later (no NOTIFY sent) may have come due without waking anyone."""
+        self._sql("INSERT INTO ir_cron_trigger (cron_id, call_at, create_date, write_date) VALUES "
+                  "(%s, (now() - interval '1 minute') at time zone 'utc', (now() - interval '1 hour') at time zone "
+                  "'utc', (now() - interval '1 hour') at time zone 'utc')", self.cron_id)
+        self._sql("INSERT INTO ir_cron_trigger (cron_id, call_at, create_date, write_date) VALUES "
+                  "(%s, (now() + interval '1 hour') at time zone 'utc', now() at time zone 'utc', "
+                  "now() at time zone 'utc')", self.cron_id)
+        self.wake()
+        self.assertEqual(len(self.triggers()), 3)
