@@ -29,6 +29,9 @@ SOURCE_KEY_FILE = "key_file"
 _KEY_SEPARATORS = re.compile(r"[\s,]+")
 
 
+# Decrypted secrets a box keeps in memory (a few per connector are in use at a time).
+MAX_DECRYPTED_CACHED = 256
+
 class SecretBoxError(Exception):
     """A secret cannot be encrypted or decrypted, or no usable key is configured.
 
@@ -79,6 +82,9 @@ class SecretBox:
                 ) from None
         self._fingerprints = tuple(fingerprint(key) for key in keys)
         self._fernet = MultiFernet(fernets)
+        # Token → secret: the webhook route decrypts the same few secrets on every call.
+        # Only tokens that decrypted are kept, and a new key set starts a new box.
+        self._decrypted = {}
 
     def __repr__(self):
         return f"SecretBox(current={self._fingerprints[0]}, older={list(self._fingerprints[1:])})"
@@ -110,12 +116,20 @@ class SecretBox:
         :raises SecretBoxError: when the token was altered, made with an unknown key, or
             is not a token at all.
         """
+        secret = self._decrypted.get(token) if isinstance(token, str) else None
+        if secret is not None:
+            return secret
         try:
-            return self._fernet.decrypt(_token_bytes(token)).decode("utf-8")
+            secret = self._fernet.decrypt(_token_bytes(token)).decode("utf-8")
         except (InvalidToken, UnicodeDecodeError):
             raise SecretBoxError(
                 "cannot decrypt the secret: it was altered or encrypted with a key that is not configured"
             ) from None
+        if len(self._decrypted) >= MAX_DECRYPTED_CACHED:
+            self._decrypted.clear()
+        if isinstance(token, str):
+            self._decrypted[token] = secret
+        return secret
 
     def rotate(self, token):
         """Re-encrypt a token under the current key so older keys can be retired.

@@ -65,8 +65,8 @@ def _is_testing():
     return getattr(threading.current_thread(), "testing", False)
 
 
-def _wake_processor(dbname, cron_id):
-    """Trigger the inbox cron unless a pending wake-up already covers what was just committed.
+def _wake_processor(cr, cron_id):
+    """Trigger the inbox cron unless a pending wake-up already covers what ``cr`` just committed.
 
     A pending trigger covers it when it was created after the start of the cron's
     latest run (its newest ``ir.cron.progress`` row): Odoo deletes at the end of a run
@@ -74,26 +74,30 @@ def _wake_processor(dbname, cron_id):
     starts another run, which claims every message committed before it. It must also
     have been an immediate one, whose creator sent the NOTIFY that wakes a sleeping cron
     worker. Anything else (no trigger, or only ones the running job will delete) gets a
-    trigger of its own. Runs after the commit in a fresh transaction, so it sees every
-    trigger committed before this message was.
+    trigger of its own.
+
+    Runs right after the commit: its query starts a new transaction on the same
+    connection, which sees every trigger committed before the message was, and which the
+    cursor's owner ends as usual (a request closes it, a cron goes on in it).
     """
     try:
-        with Registry(dbname).cursor() as cr:
-            cr.execute(SQL(
-                """
-                SELECT 1
-                  FROM ir_cron_trigger pending
-                 WHERE pending.cron_id = %(cron)s
-                   AND pending.call_at <= now() at time zone 'utc'
-                   AND pending.call_at <= pending.create_date + interval '2 seconds'
-                   AND pending.create_date > COALESCE(
-                       (SELECT progress.create_date FROM ir_cron_progress progress
-                         WHERE progress.cron_id = %(cron)s ORDER BY progress.id DESC LIMIT 1),
-                       '-infinity')
-                 LIMIT 1
-                """, cron=cron_id))
-            if not cr.fetchone():
-                api.Environment(cr, SUPERUSER_ID, {})["ir.cron"].browse(cron_id)._trigger()
+        cr.execute(SQL(
+            """
+            SELECT 1
+              FROM ir_cron_trigger pending
+             WHERE pending.cron_id = %(cron)s
+               AND pending.call_at <= now() at time zone 'utc'
+               AND pending.call_at <= pending.create_date + interval '2 seconds'
+               AND pending.create_date > COALESCE(
+                   (SELECT progress.create_date FROM ir_cron_progress progress
+                     WHERE progress.cron_id = %(cron)s ORDER BY progress.id DESC LIMIT 1),
+                   '-infinity')
+             LIMIT 1
+            """, cron=cron_id))
+        if cr.fetchone():
+            return
+        with Registry(cr.dbname).cursor() as wake_cr:
+            api.Environment(wake_cr, SUPERUSER_ID, {})["ir.cron"].browse(cron_id)._trigger()
     except Exception:
         # The message is stored: the processor's schedule takes it if the wake-up fails.
         _logger.warning("could not wake the inbox processor", exc_info=True)
@@ -245,15 +249,17 @@ class ShipmentInbox(models.Model):
         message, so the check runs after the commit and skips the trigger when a pending
         one is sure to lead to a run that sees this message (see :func:`_wake_processor`).
         """
-        # Called from public routes and crons: the cron record is system configuration.
-        cron = self.env.ref("shipment_visibility.ir_cron_process_inbox").sudo()
+        # The cached xmlid lookup: env.ref() would also query that the cron exists.
+        cron_id = self.env["ir.model.data"]._xmlid_to_res_id("shipment_visibility.ir_cron_process_inbox")
         if self.env.registry.in_test_mode():
-            cron._trigger()  # test cursors never run post-commit hooks
+            # Test cursors never run post-commit hooks. Called from public routes and
+            # crons: the cron record is system configuration.
+            self.env["ir.cron"].sudo().browse(cron_id)._trigger()
             return
         postcommit = self.env.cr.postcommit
         if not postcommit.data.get(WAKE_KEY):
             postcommit.data[WAKE_KEY] = True
-            postcommit.add(functools.partial(_wake_processor, self.env.cr.dbname, cron.id))
+            postcommit.add(functools.partial(_wake_processor, self.env.cr, cron_id))
 
     # ------------------------------------------------------------------ #
     # PROCESSOR

@@ -143,8 +143,11 @@ class ShipmentWorkflow(models.AbstractModel):
             self._close_exceptions(shipment, superseded, _("Superseded by “%(event)s” on %(when)s.",
                                                            event=last.description or taxonomy.label(last.milestone),
                                                            when=fields.Datetime.to_string(last.occurred_at)), shadow)
-        last_received = max(shipment.event_ids.mapped("received_at"), default=False)
-        stale = exceptions.filtered(lambda e: e.kind == "stale" and last_received and last_received > e.opened_at)
+        stale = exceptions.filtered(lambda e: e.kind == "stale")
+        if stale:
+            # Only then read the events: this policy runs for every shipment of every batch.
+            last_received = max(shipment.event_ids.mapped("received_at"), default=False)
+            stale = stale.filtered(lambda e: last_received and last_received > e.opened_at)
         if stale:
             self._close_exceptions(shipment, stale, _("The carrier sent news again."), shadow)
         if shipment.exception_state != "none" and last and last not in carrier_open.event_id:

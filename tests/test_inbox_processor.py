@@ -457,7 +457,8 @@ class TestProcessorWakeUp(RealCursorCase):
         return self._sql("SELECT id FROM ir_cron_trigger WHERE cron_id = %s ORDER BY id", self.cron_id)
 
     def wake(self):
-        _wake_processor(self.dbname, self.cron_id)
+        with self.registry.cursor() as cr:
+            _wake_processor(cr, self.cron_id)
 
     def test_one_pending_wake_up_covers_a_burst(self):
         self.wake()

@@ -8,7 +8,15 @@ import pytest
 from cryptography.fernet import Fernet
 
 from integration import secretbox
-from integration.secretbox import KeySource, SecretBox, SecretBoxError, fingerprint, generate_key, load_key
+from integration.secretbox import (
+    MAX_DECRYPTED_CACHED,
+    KeySource,
+    SecretBox,
+    SecretBoxError,
+    fingerprint,
+    generate_key,
+    load_key,
+)
 
 PLAINTEXT = "sk_live_ünïcode-API-key-42"
 
@@ -77,6 +85,27 @@ def test_truncated_or_garbage_token_is_rejected(key):
     for bad in (token[:-4], "", "not a token", "ééé", b"\x00\xff"):
         with pytest.raises(SecretBoxError):
             box.decrypt(bad)
+
+
+def test_repeated_decryption_is_remembered_but_tampering_still_fails(key):
+    box = SecretBox(key)
+    token = box.encrypt(PLAINTEXT)
+    assert box.decrypt(token) == PLAINTEXT
+    assert box.decrypt(token) == PLAINTEXT
+    assert list(box._decrypted) == [token]
+    with pytest.raises(SecretBoxError):
+        box.decrypt(_flip(token, 40))
+    assert list(box._decrypted) == [token], "only tokens that decrypted are remembered"
+    with pytest.raises(SecretBoxError):
+        SecretBox(Fernet.generate_key().decode()).decrypt(token)
+
+
+def test_remembered_secrets_are_bounded(key):
+    box = SecretBox(key)
+    tokens = [box.encrypt(f"secret-{index}") for index in range(MAX_DECRYPTED_CACHED + 10)]
+    for index, token in enumerate(tokens):
+        assert box.decrypt(token) == f"secret-{index}"
+        assert len(box._decrypted) <= MAX_DECRYPTED_CACHED
 
 
 def test_non_text_token_is_rejected(key):
