@@ -6,7 +6,7 @@ import uuid
 
 import psycopg2
 
-from odoo import http
+from odoo import fields, http
 from odoo.http import request
 
 from ..integration import secretbox, signatures
@@ -81,12 +81,14 @@ class ShipmentWebhookController(http.Controller):
                                 correlation_id, extra_headers=[("Retry-After", "300")])
 
     def _receive(self, token, httprequest, correlation_id):
-        # The route is public: the connector is found by its unguessable token, as the
-        # system, and nothing else is readable before the signature is verified.
+        # The route is public: the connector is found by its unguessable token, and nothing
+        # else is readable before the signature is verified.
         Connector = request.env["shipment.connector"]
-        connector = Connector._find_for_webhook(token) if token and _TOKEN.match(token) else Connector.sudo()
+        route = Connector._webhook_route(token) if token and _TOKEN.match(token) else None
+        # Rejections are counted on the connector, as the system (see _count).
+        connector = Connector.sudo().browse(route.connector_id if route else ())
 
-        limit = connector.max_body_bytes if connector else DEFAULT_MAX_BODY
+        limit = route.max_body_bytes if route else DEFAULT_MAX_BODY
         if (httprequest.content_length or 0) > limit:
             return self._reject(connector, 413, "body_too_large",
                                 f"Body larger than {limit} bytes.", correlation_id)
@@ -97,16 +99,15 @@ class ShipmentWebhookController(http.Controller):
         if len(body) > limit:  # chunked uploads carry no Content-Length
             return self._reject(connector, 413, "body_too_large",
                                 f"Body larger than {limit} bytes.", correlation_id)
-        if not connector:
+        if not route:
             _logger.info("webhook rejected: unknown token [%s]", correlation_id)
             return self._answer(401, _UNAUTHORIZED, correlation_id)
 
         headers = dict(httprequest.headers.items())
         try:
             verified = signatures.verify(
-                connector._effective_scheme(), body, headers, connector._webhook_secrets(),
-                header=connector.signature_header or None, tolerance=connector.timestamp_tolerance or 300,
-                jwks=connector._jwks())
+                route.scheme, body, headers, route.secrets(fields.Datetime.now()), header=route.signature_header,
+                tolerance=route.tolerance, jwks=route.jwks())
         except signatures.SignatureError as exc:
             if exc.reason in _TIMESTAMP_REASONS:
                 return self._reject(connector, 401, exc.reason, "Signed timestamp outside the tolerance.",
@@ -115,21 +116,20 @@ class ShipmentWebhookController(http.Controller):
                         correlation_id)
             return self._answer(401, _UNAUTHORIZED, correlation_id)
 
-        networks = connector._allowed_networks()
-        if networks and not signatures.ip_allowed(httprequest.remote_addr, networks):
+        if route.networks and not signatures.ip_allowed(httprequest.remote_addr, list(route.networks)):
             return self._reject(connector, 403, "source_not_allowed", "Source address not allowed.",
                                 correlation_id)
-        if connector.rate_limit_per_minute > 0:
-            wait = _bucket(connector.id, connector.rate_limit_per_minute).acquire(blocking=False)
+        if route.rate_limit_per_minute > 0:
+            wait = _bucket(route.connector_id, route.rate_limit_per_minute).acquire(blocking=False)
             if wait > 0:
                 return self._reject(connector, 429, "rate_limited", "Too many requests.", correlation_id,
                                     extra_headers=[("Retry-After", str(max(1, math.ceil(wait))))])
 
-        external_id = verified.message_id or get_adapter(connector.connector_type).external_id(body, headers)
+        external_id = verified.message_id or get_adapter(route.connector_type).external_id(body, headers)
         try:
             message_id, created, original_correlation = request.env["shipment.inbox"].sudo()._enqueue(
                 connector, body, headers, source="webhook", external_id=external_id,
-                correlation_id=correlation_id)
+                correlation_id=correlation_id, company_id=route.company_id)
         except UnicodeDecodeError:
             return self._reject(connector, 400, "bad_encoding", "The body must be UTF-8 encoded JSON.",
                                 correlation_id)

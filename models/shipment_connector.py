@@ -8,6 +8,7 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
@@ -78,6 +79,46 @@ WEBHOOK_ROUTE_FIELDS = [
     "timestamp_tolerance", "rate_limit_per_minute", "ip_allowlist", "jwks", "webhook_secret_encrypted",
     "webhook_previous_secret_encrypted", "webhook_previous_secret_expires_at",
 ]
+# Writing any of these changes what the route accepts: its cached view must go.
+WEBHOOK_ROUTE_INPUTS = {*WEBHOOK_ROUTE_FIELDS, "webhook_token", "active"}
+
+
+class WebhookRoute(NamedTuple):
+    """What the webhook route checks of one connector, cached per token in each worker.
+
+    Secrets stay encrypted here; they are decrypted (and the previous one's window
+    checked) on each call.
+    """
+
+    connector_id: int
+    company_id: int
+    connector_type: str
+    scheme: str
+    signature_header: str | None
+    tolerance: int
+    max_body_bytes: int
+    rate_limit_per_minute: int
+    networks: tuple
+    jwks_text: str | None
+    secret: str | None
+    previous_secret: str | None
+    previous_secret_expires_at: datetime | None
+
+    def secrets(self, now):
+        """Decrypted secrets accepted at ``now`` (naive UTC): the current one, then the
+        previous one within its window."""
+        box, _source = secret_box()
+        candidates = [box.decrypt(self.secret)] if self.secret else []
+        if self.previous_secret and self.previous_secret_expires_at and self.previous_secret_expires_at > now:
+            candidates.append(box.decrypt(self.previous_secret))
+        return candidates
+
+    def jwks(self):
+        return json.loads(self.jwks_text) if self.jwks_text else None
+
+
+class UnknownWebhookToken(LookupError):
+    """No active webhook connector has this token (not cached: any string can be sent)."""
 
 
 class ShipmentConnector(models.Model):
@@ -287,9 +328,16 @@ class ShipmentConnector(models.Model):
 
     def write(self, vals):
         result = super().write(vals)
+        if WEBHOOK_ROUTE_INPUTS & set(vals):
+            self.env.registry.clear_cache()
         if {"mode", "signature_scheme", "webhook_secret", "webhook_secret_encrypted", "jwks", "active",
                 "connector_type"} & set(vals):
             self._check_live_requires_verification()
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()  # the route's cached view of these connectors
         return result
 
     def _check_live_requires_verification(self):
@@ -406,16 +454,7 @@ class ShipmentConnector(models.Model):
     def _webhook_secrets(self):
         """Decrypted secrets accepted now: the current one, then the previous within its window."""
         self.ensure_one()
-        box, _source = secret_box()
-        # Integration admins own the columns; the webhook route runs without a user.
-        raw = self.sudo()
-        candidates = []
-        if raw.webhook_secret_encrypted:
-            candidates.append(box.decrypt(raw.webhook_secret_encrypted))
-        expires = raw.webhook_previous_secret_expires_at
-        if raw.webhook_previous_secret_encrypted and expires and expires > fields.Datetime.now():
-            candidates.append(box.decrypt(raw.webhook_previous_secret_encrypted))
-        return candidates
+        return self._route_view().secrets(fields.Datetime.now())
 
     def _api_key(self):
         self.ensure_one()
@@ -520,16 +559,52 @@ class ShipmentConnector(models.Model):
         return self.connector_type in WEBHOOK_TYPES
 
     @api.model
-    def _find_for_webhook(self, token):
-        """The active connector receiving webhooks at ``token``, with every field the route
-        checks read in the same query (a public route pays each extra round trip per call).
+    def _webhook_route(self, token):
+        """What the route checks for webhooks sent to ``token``, or None for no connector.
 
-        Runs as the system: the route has no user, and the secrets it needs are readable
-        by integration administrators only.
+        :rtype: WebhookRoute | None
         """
-        return self.sudo().search_fetch(
+        try:
+            return self._webhook_route_cached(token)
+        except UnknownWebhookToken:
+            return None
+
+    @api.model
+    @tools.ormcache("token")
+    def _webhook_route_cached(self, token):
+        # Cached in each worker, like Odoo's own configuration lookups: the route then
+        # needs no query to know a connector. Writes to what it reads clear the cache of
+        # every worker (see write and unlink). Runs as the system: the route has no user,
+        # and the secrets are readable by integration administrators only.
+        connector = self.sudo().search_fetch(
             [("webhook_token", "=", token), ("connector_type", "in", list(WEBHOOK_TYPES))],
             WEBHOOK_ROUTE_FIELDS, limit=1)
+        if not connector:
+            raise UnknownWebhookToken(token)
+        return connector._route_view()
+
+    def _route_view(self):
+        """This connector as the webhook route sees it.
+
+        :rtype: WebhookRoute
+        """
+        self.ensure_one()
+        connector = self.sudo()  # integration-admin fields (secrets, key set, allowlist)
+        return WebhookRoute(
+            connector_id=connector.id,
+            company_id=connector.company_id.id,
+            connector_type=connector.connector_type,
+            scheme=connector._effective_scheme(),
+            signature_header=connector.signature_header or None,
+            tolerance=connector.timestamp_tolerance or 300,
+            max_body_bytes=connector.max_body_bytes,
+            rate_limit_per_minute=connector.rate_limit_per_minute,
+            networks=tuple(connector._allowed_networks()),
+            jwks_text=connector.jwks or None,
+            secret=connector.webhook_secret_encrypted or None,
+            previous_secret=connector.webhook_previous_secret_encrypted or None,
+            previous_secret_expires_at=connector.webhook_previous_secret_expires_at or None,
+        )
 
     def _effective_scheme(self):
         """The signature scheme code of :mod:`integration.signatures` this connector checks."""
@@ -537,10 +612,6 @@ class ShipmentConnector(models.Model):
         if self.signature_scheme != "adapter":
             return self.signature_scheme
         return signatures.PARTNER_SCHEMES.get(self.connector_type, "standard_webhooks")
-
-    def _jwks(self):
-        raw = self.sudo()  # the key set is integration-admin configuration
-        return json.loads(raw.jwks) if raw.jwks else None
 
     def _allowed_networks(self):
         # The allowlist is integration-admin configuration, checked by the public route.

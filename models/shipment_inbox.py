@@ -190,13 +190,14 @@ class ShipmentInbox(models.Model):
 
     @api.model
     def _enqueue(self, connector, body, headers=None, source="webhook", external_id=None,
-                 correlation_id=None, file_name=None):
+                 correlation_id=None, file_name=None, company_id=None):
         """Store one raw message, once.
 
         Runs as one ``INSERT … ON CONFLICT DO NOTHING`` so that concurrent redeliveries
         of the same message (same partner id, or same body) yield exactly one row.
 
         :param bytes body: the exact bytes received (must be UTF-8).
+        :param int company_id: the connector's company, when the caller knows it already.
         :return: ``(message_id, created, correlation_id)``; ``created`` is False for a
             redelivery, whose original id and correlation id are returned.
         :raises UnicodeDecodeError: when the body is not UTF-8, or holds a NUL byte
@@ -222,7 +223,8 @@ class ShipmentInbox(models.Model):
             ON CONFLICT DO NOTHING
             RETURNING id
             """,
-            connector=connector.id, company=connector.company_id.id, source=source, external_id=external_id,
+            connector=connector.id, company=company_id or connector.company_id.id, source=source,
+            external_id=external_id,
             body=text, digest=digest, size=len(body), headers=json.dumps(redact_headers(headers or {})),
             correlation=correlation_id, file_name=file_name, uid=self.env.uid or None,
         ))

@@ -173,6 +173,23 @@ class TestWebhookHttp(WebhookHttpCase):
         self.assertUnauthorized(response)
         self.assertFalse(self.inbox(connector))
 
+    def test_route_sees_connector_changes_at_once(self):
+        """Each worker remembers what the route checks; any change to it is seen on the next call."""
+        connector = self.generic["hmac_sha256_hex"]
+        self.assertEqual(self.post_signed(connector, b'{"cached": 1}').status_code, 202)
+        old_url_token = self.token(connector)
+        connector.action_regenerate_webhook_token()
+        self.assertUnauthorized(self.post(old_url_token, b'{"cached": 2}', sign_for(connector, b'{"cached": 2}')))
+        self.assertEqual(self.post_signed(connector, b'{"cached": 3}').status_code, 202)
+        connector.max_body_bytes = 10
+        self.assertEqual(self.post_signed(connector, b'{"cached": 4}').status_code, 413)
+        connector.max_body_bytes = 1024
+        connector.active = False
+        self.assertUnauthorized(self.post_signed(connector, b'{"cached": 5}'))
+        connector.active = True
+        self.assertEqual(self.post_signed(connector, b'{"cached": 6}').status_code, 202)
+        self.assertEqual(len(self.inbox(connector)), 3)
+
     def test_non_webhook_connector_types_have_no_webhook(self):
         connector = self._make_connector(self.env, "EDI files", "edi_x12_214", "hmac_sha256_hex")
         body = b'{"edi": true}'
