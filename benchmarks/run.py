@@ -69,9 +69,10 @@ def say(message):
 class Odoo:
     """The Odoo tree, the database and the server processes of one benchmark run."""
 
-    def __init__(self, tree, db, workdir, env):
+    def __init__(self, tree, db, workdir, env, db_filter=False):
         self.tree = tree
         self.db = db
+        self.db_filter = db_filter
         self.workdir = workdir
         self.env = env
         self.server = None
@@ -102,13 +103,14 @@ class Odoo:
     def start(self):
         self.port = devenv.free_port()
         log = self.workdir / "server.log"
-        say(f"starting Odoo on 127.0.0.1:{self.port} (--workers=2 --max-cron-threads=1)")
+        say(f"starting Odoo on 127.0.0.1:{self.port} (--workers=2 --max-cron-threads=1"
+            f"{', --db-filter' if self.db_filter else ''})")
         # ``-d`` alone, no ``--db-filter``: the README's single-database setup. With a filter,
         # Odoo lists the databases over a new connection on every request that carries no
         # session, which is every webhook (and every /web/health call).
         cmd = self.cmd("--http-interface", "127.0.0.1", "--http-port", str(self.port),
                        "--gevent-port", str(devenv.free_port()), "--workers=2", "--max-cron-threads=1",
-                       "--log-level=warn")
+                       "--log-level=warn", *(["--db-filter", f"^{self.db}$"] if self.db_filter else []))
         # benchmarks/serve.py is odoo-bin minus the websocket process (see its docstring).
         cmd[1:2] = [str(HERE / "serve.py"), str(self.tree)]
         handle = open(log, "a")
@@ -653,6 +655,9 @@ def parse_args(argv=None):
     parser.add_argument("--wait-quiet", type=float, default=300,
                         help="before each phase, wait up to this long for other work on the machine to stop")
     parser.add_argument("--skip", action="append", default=[], choices=("ingestion", "visibility", "processor"))
+    parser.add_argument("--db-filter", action="store_true",
+                        help="serve with --db-filter ^<db>$ instead of -d alone (Odoo then lists the databases "
+                             "on every request without a session)")
     parser.add_argument("--keep-db", action="store_true", help="leave the database for inspection")
     parser.add_argument("--out", default=str(HERE / "results" / "latest.json"))
     return parser.parse_args(argv)
@@ -677,7 +682,7 @@ def main():
     env = dict(os.environ)
     # A throwaway encryption key for the connector secret: no shared key file is touched.
     env["SHIPMENT_VISIBILITY_KEY"] = Fernet.generate_key().decode()
-    odoo = Odoo(tree, f"sv_bench_{os.getpid()}", workdir, env)
+    odoo = Odoo(tree, f"sv_bench_{os.getpid()}", workdir, env, db_filter=args.db_filter)
     results = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
                "settings": {k: v for k, v in vars(args).items() if k != "out"}, "targets": TARGETS}
     code = 0
