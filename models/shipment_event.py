@@ -252,13 +252,14 @@ class ShipmentEvent(models.Model):
         if not rows:
             return inserted
         columns = list(dict.fromkeys(column for row in rows for column in row))
+        # Stamps of the transaction's clock, like now() in SQL. Each row is one tuple
+        # parameter, which psycopg2 renders as a parenthesised list: composing thousands
+        # of nested SQL objects cost more than the insert itself.
+        now, uid = self.env.cr.now(), self.env.uid
         for offset in range(0, len(rows), chunk_size):
             chunk = rows[offset:offset + chunk_size]
-            values = SQL(", ").join(
-                SQL("(%s, now() at time zone 'utc', %s, now() at time zone 'utc', %s, now() at time zone 'utc')",
-                    SQL(", ").join(_db_value(row.get(column)) for column in columns),
-                    self.env.uid, self.env.uid)
-                for row in chunk)
+            params = [tuple(_db_value(row.get(column)) for column in columns) + (now, uid, now, uid, now)
+                      for row in chunk]
             returned = self.env.execute_query(SQL(
                 """
                 INSERT INTO shipment_event (%s, received_at, create_uid, create_date, write_uid, write_date)
@@ -266,7 +267,8 @@ class ShipmentEvent(models.Model):
                 ON CONFLICT (shipment_id, fingerprint) DO NOTHING
                 RETURNING id, shipment_id, fingerprint
                 """,
-                SQL(", ").join(SQL.identifier(column) for column in columns), values,
+                SQL(", ").join(SQL.identifier(column) for column in columns),
+                SQL(", ".join(["%s"] * len(params)), *params),
             ))
             by_key = {(row["shipment_id"], row["fingerprint"]): row for row in chunk}
             inserted.extend((event_id, by_key[(shipment_id, fingerprint)]) for event_id, shipment_id, fingerprint

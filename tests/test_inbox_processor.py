@@ -154,6 +154,17 @@ class TestInboxProcessor(ShipmentCommon):
         self.assertEqual(message.state, "done")
         self.assertEqual(len(message.shipment_ids.event_ids), 11)
 
+    def test_only_messages_due_now_count_as_remaining_work(self):
+        """Odoo re-runs the cron at once while work remains: a retry due later is not such work."""
+        due_before = self.Inbox._count_due()
+        later = self.message(self.connector, aftership_body("DUE-LATER"))
+        later.next_attempt_at = fields.Datetime.now() + timedelta(hours=1)
+        now = self.message(self.connector, aftership_body("DUE-NOW"))
+        self.assertEqual(self.Inbox._count_due(), due_before + 1)
+        self.Inbox._cron_process_inbox()
+        self.assertEqual((now.state, later.state), ("done", "pending"))
+        self.assertEqual(self.Inbox._count_due(), 0)
+
     def test_second_dead_letter_adds_no_second_activity(self):
         admin = new_test_user(self.env, "sv_dead_letter_admin2",
                               groups="shipment_visibility.group_shipment_integration_admin")
