@@ -59,8 +59,23 @@ def offset_minutes(value):
     return int(value.utcoffset() / timedelta(minutes=1))
 
 
+class StatusFacts:
+    """What status rules ask of any event, canonical or read back from storage."""
+
+    __slots__ = ()
+
+    @property
+    def is_actual(self):
+        return self.event_class == taxonomy.ACTUAL
+
+    @property
+    def drives_status(self):
+        """Only actual events of a real milestone move a shipment's status."""
+        return self.is_actual and taxonomy.is_milestone(self.milestone)
+
+
 @dataclass(frozen=True)
-class CanonicalEvent:
+class CanonicalEvent(StatusFacts):
     """One normalised tracking event.
 
     ``milestone`` is a canonical milestone code, or ``taxonomy.UNKNOWN`` when the
@@ -114,15 +129,6 @@ class CanonicalEvent:
         set_(self, "issued_at", to_utc(self.issued_at))
         set_(self, "carrier", (self.carrier or "").strip().lower())
         set_(self, "raw_code", (self.raw_code or "").strip())
-
-    @property
-    def is_actual(self):
-        return self.event_class == taxonomy.ACTUAL
-
-    @property
-    def drives_status(self):
-        """Only actual events of a real milestone move a shipment's status."""
-        return self.is_actual and taxonomy.is_milestone(self.milestone)
 
     @cached_property
     def fingerprint(self):

@@ -9,10 +9,9 @@ after every batch is therefore always safe.
 import json
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
-from typing import NamedTuple
 
 from . import taxonomy
-from .events import CanonicalEvent
+from .events import CanonicalEvent, StatusFacts
 
 # Unmapped events have no place in the life of a parcel: ranking them after every
 # milestone keeps the order total without pretending to know what they mean.
@@ -20,7 +19,8 @@ _UNKNOWN_RANK = len(taxonomy.MILESTONE_CODES)
 _EPOCH = datetime.min.replace(tzinfo=timezone.utc)
 
 
-class StoredEvent(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class StoredEvent(StatusFacts):
     """The fields of a stored event that state derivation reads, with its stored
     fingerprint (a recomputed one could differ: the carrier code an adapter saw is not
     stored). Datetimes are aware UTC.
@@ -35,14 +35,6 @@ class StoredEvent(NamedTuple):
     window_start: datetime | None = None
     window_end: datetime | None = None
     reason: str | None = None
-
-    @property
-    def is_actual(self):
-        return self.event_class == taxonomy.ACTUAL
-
-    @property
-    def drives_status(self):
-        return self.is_actual and taxonomy.is_milestone(self.milestone)
 
 
 @dataclass(frozen=True)
