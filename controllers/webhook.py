@@ -116,7 +116,7 @@ class ShipmentWebhookController(http.Controller):
                         correlation_id)
             return self._answer(401, _UNAUTHORIZED, correlation_id)
 
-        if route.networks and not signatures.ip_allowed(httprequest.remote_addr, list(route.networks)):
+        if route.networks and not signatures.ip_allowed(httprequest.remote_addr, route.networks):
             return self._reject(connector, 403, "source_not_allowed", "Source address not allowed.",
                                 correlation_id)
         if route.rate_limit_per_minute > 0:

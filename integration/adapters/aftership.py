@@ -12,9 +12,9 @@ import json
 from datetime import datetime, timezone
 
 from .. import taxonomy
-from ..events import CanonicalEvent, EventError, normalize_tracking_number
+from ..events import CanonicalEvent, normalize_tracking_number
 from ..timezones import country_code, estimate_window, parse_partner_time, zone_for
-from .base import Adapter, ParseError, ParseResult, append_unique, load_json, note_unmapped
+from .base import Adapter, ParseError, ParseResult, append_unique, build_event, load_json, note_unmapped
 
 #: Subtags of reference table 11.3, then the tags the subtags fall back to (11.5.1).
 DEFAULT_STATUS_MAP = {
@@ -214,30 +214,28 @@ class AfterShipAdapter(Adapter):
         except ValueError as exc:
             raise ParseError(str(exc), f"{path}.checkpoint_time") from None
         latitude, longitude = _coordinates(checkpoint)
-        try:
-            return CanonicalEvent(
-                tracking_number=number,
-                milestone=milestone,
-                occurred_at=occurred_at,
-                carrier=carrier,
-                raw_code=raw_code,
-                description=checkpoint.get("message") or checkpoint.get("subtag_message") or "",
-                reason=reason,
-                city=city,
-                region=region,
-                postcode=checkpoint.get("zip") or checkpoint.get("postal_code") or "",
-                country=country or (checkpoint.get("country_region") or ""),
-                latitude=latitude,
-                longitude=longitude,
-                time_assumed_utc=assumed_utc,
-                extra={
-                    key: checkpoint[key]
-                    for key in ("tag", "subtag", "raw_tag", "slug", "location", "source")
-                    if checkpoint.get(key)
-                },
-            )
-        except EventError as exc:
-            raise ParseError(str(exc), path) from None
+        return build_event(
+            path,
+            tracking_number=number,
+            milestone=milestone,
+            occurred_at=occurred_at,
+            carrier=carrier,
+            raw_code=raw_code,
+            description=checkpoint.get("message") or checkpoint.get("subtag_message") or "",
+            reason=reason,
+            city=city,
+            region=region,
+            postcode=checkpoint.get("zip") or checkpoint.get("postal_code") or "",
+            country=country or (checkpoint.get("country_region") or ""),
+            latitude=latitude,
+            longitude=longitude,
+            time_assumed_utc=assumed_utc,
+            extra={
+                key: checkpoint[key]
+                for key in ("tag", "subtag", "raw_tag", "slug", "location", "source")
+                if checkpoint.get(key)
+            },
+        )
 
     def _estimate_event(self, tracking, path, number, carrier, destination_zone, issued_at):
         for name in _ESTIMATE_FIELDS:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from .. import taxonomy
+from ..events import CanonicalEvent, EventError
 
 
 class ParseError(ValueError):
@@ -134,6 +135,15 @@ def require(mapping, key, path):
     if mapping.get(key) in (None, ""):
         raise ParseError(f"missing required field {key!r}", f"{path}.{key}")
     return mapping[key]
+
+
+def build_event(path, **values):
+    """A :class:`~integration.events.CanonicalEvent` of ``values``, or a
+    :class:`ParseError` at ``path`` when the partner's values make no valid event."""
+    try:
+        return CanonicalEvent(**values)
+    except EventError as exc:
+        raise ParseError(str(exc), path) from None
 
 
 def append_unique(result, seen, event):

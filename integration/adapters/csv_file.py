@@ -30,9 +30,9 @@ import io
 from datetime import datetime, time, timezone
 
 from .. import taxonomy
-from ..events import CanonicalEvent, EventError, normalize_tracking_number
+from ..events import EventError, normalize_tracking_number
 from ..timezones import country_code, date_window, get_zone, parse_datetime, zone_for
-from .base import Adapter, AdapterContext, ParseError, ParseResult
+from .base import Adapter, AdapterContext, ParseError, ParseResult, build_event
 from .edi_x12_214 import Chunk
 
 REQUIRED_FIELDS = ("tracking_number", "status", "occurred_at")
@@ -216,28 +216,26 @@ class CsvFileAdapter(Adapter):
             reason = raw_reason.lower() if raw_reason.lower() in taxonomy.REASON_CODES else reason
         place = {"city": value("city"), "region": value("region"), "country": value("country")}
         values = self._when(value("occurred_at"), layout, place, event_class, context, path)
-        try:
-            return CanonicalEvent(
-                tracking_number=tracking,
-                milestone=milestone,
-                event_class=event_class,
-                carrier=value("carrier") or context.carrier,
-                raw_code=raw_code or status,
-                description=value("description"),
-                reason=reason,
-                city=place["city"],
-                region=place["region"],
-                postcode=value("postcode"),
-                country=country_code(place["country"]) or place["country"].upper(),
-                latitude=_float(value("latitude"), "latitude", path),
-                longitude=_float(value("longitude"), "longitude", path),
-                signed_by=value("signed_by"),
-                external_id=value("event_id"),
-                extra={"line": line, **({"reason_raw": raw_reason} if raw_reason else {})},
-                **values,
-            )
-        except EventError as exc:
-            raise ParseError(str(exc), path) from None
+        return build_event(
+            path,
+            tracking_number=tracking,
+            milestone=milestone,
+            event_class=event_class,
+            carrier=value("carrier") or context.carrier,
+            raw_code=raw_code or status,
+            description=value("description"),
+            reason=reason,
+            city=place["city"],
+            region=place["region"],
+            postcode=value("postcode"),
+            country=country_code(place["country"]) or place["country"].upper(),
+            latitude=_float(value("latitude"), "latitude", path),
+            longitude=_float(value("longitude"), "longitude", path),
+            signed_by=value("signed_by"),
+            external_id=value("event_id"),
+            extra={"line": line, **({"reason_raw": raw_reason} if raw_reason else {})},
+            **values,
+        )
 
     def _when(self, text, layout, place, event_class, context, path):
         """Keyword values of the event's time: ``occurred_at`` (+ window for dates)."""

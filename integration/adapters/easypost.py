@@ -9,9 +9,9 @@ the ``{"trackers": […]}`` page of ``GET /v2/trackers``.
 import json
 
 from .. import taxonomy
-from ..events import CanonicalEvent, EventError, normalize_tracking_number
+from ..events import CanonicalEvent, normalize_tracking_number
 from ..timezones import country_code, estimate_window, parse_partner_time, zone_for
-from .base import Adapter, ParseError, ParseResult, append_unique, load_json, note_unmapped
+from .base import Adapter, ParseError, ParseResult, append_unique, build_event, load_json, note_unmapped
 
 # Tracker statuses that say more than any status_detail (rule 11.5.1): the delivered
 # scan typically carries the detail ``arrived_at_destination``. ``pre_transit`` is here
@@ -213,26 +213,24 @@ class EasyPostAdapter(Adapter):
             )
         except ValueError as exc:
             raise ParseError(str(exc), f"{path}.datetime") from None
-        try:
-            return CanonicalEvent(
-                tracking_number=number,
-                milestone=milestone,
-                occurred_at=occurred_at,
-                carrier=carrier,
-                raw_code=raw_code,
-                description=detail.get("message") or detail.get("description") or "",
-                reason=reason,
-                city=city,
-                region=region,
-                postcode=location.get("zip") or "",
-                country=country or (location.get("country") or ""),
-                time_assumed_utc=assumed_utc,
-                extra={
-                    key: detail[key] for key in ("status", "status_detail", "carrier_code", "source") if detail.get(key)
-                },
-            )
-        except EventError as exc:
-            raise ParseError(str(exc), path) from None
+        return build_event(
+            path,
+            tracking_number=number,
+            milestone=milestone,
+            occurred_at=occurred_at,
+            carrier=carrier,
+            raw_code=raw_code,
+            description=detail.get("message") or detail.get("description") or "",
+            reason=reason,
+            city=city,
+            region=region,
+            postcode=location.get("zip") or "",
+            country=country or (location.get("country") or ""),
+            time_assumed_utc=assumed_utc,
+            extra={
+                key: detail[key] for key in ("status", "status_detail", "carrier_code", "source") if detail.get(key)
+            },
+        )
 
 
 def _is_event(data):

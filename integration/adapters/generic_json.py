@@ -34,8 +34,8 @@ from jsonschema import exceptions as schema_exceptions
 from jsonschema import validators
 
 from .. import taxonomy, timezones
-from ..events import CanonicalEvent, EventError, normalize_tracking_number
-from .base import Adapter, ParseError, ParseResult, load_json
+from ..events import normalize_tracking_number
+from .base import Adapter, ParseError, ParseResult, build_event, load_json
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "tracking_updated.schema.json"
 EVENT_TYPE = "shipment.tracking.updated"
@@ -299,25 +299,23 @@ class GenericJsonAdapter(Adapter):
         else:
             raise ParseError("missing event time", occurred_path)
 
-        try:
-            return CanonicalEvent(
-                tracking_number=tracking_number,
-                milestone=milestone,
-                occurred_at=occurred_at,
-                event_class=event_class,
-                carrier=carrier,
-                raw_code=raw_code,
-                description=_text(value("description")[0]),
-                reason=reason,
-                window_start=window[0],
-                window_end=window[1],
-                issued_at=None if event_class == taxonomy.ACTUAL else issued_at,
-                external_id=_text(value("id")[0]),
-                time_assumed_utc=assumed_utc,
-                **location,
-            )
-        except EventError as exc:
-            raise ParseError(str(exc), base) from None
+        return build_event(
+            base,
+            tracking_number=tracking_number,
+            milestone=milestone,
+            occurred_at=occurred_at,
+            event_class=event_class,
+            carrier=carrier,
+            raw_code=raw_code,
+            description=_text(value("description")[0]),
+            reason=reason,
+            window_start=window[0],
+            window_end=window[1],
+            issued_at=None if event_class == taxonomy.ACTUAL else issued_at,
+            external_id=_text(value("id")[0]),
+            time_assumed_utc=assumed_utc,
+            **location,
+        )
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,7 @@ from datetime import timezone
 from .. import taxonomy
 from ..events import CanonicalEvent, EventError, normalize_tracking_number
 from ..timezones import estimate_window, parse_datetime, parse_partner_time, zone_for
-from .base import Adapter, ParseError, ParseResult, load_json, require
+from .base import Adapter, ParseError, ParseResult, build_event, load_json, require
 
 # Reference §11.3, 17TRACK column (sub_status), then the main statuses (coarse
 # fallback of a sub status this table does not know) and the milestone ``key_stage``
@@ -194,26 +194,24 @@ class SeventeenTrackAdapter(Adapter):
             if milestone == taxonomy.UNKNOWN:
                 raw_code = next(code for code in candidates if code)
         coordinates = _dict(address.get("coordinates"))
-        try:
-            return CanonicalEvent(
-                tracking_number=number,
-                milestone=milestone,
-                occurred_at=occurred_at,
-                carrier=carrier,
-                raw_code=raw_code,
-                description=raw.get("description") or "",
-                reason=reason,
-                city=address.get("city") or raw.get("location") or "",
-                region=address.get("state") or "",
-                postcode=address.get("postal_code") or "",
-                country=address.get("country") or "",
-                latitude=_float(coordinates.get("latitude")),
-                longitude=_float(coordinates.get("longitude")),
-                time_assumed_utc=assumed_utc,
-                extra={"provider": provider_key} if provider_key is not None else {},
-            )
-        except EventError as exc:
-            raise ParseError(str(exc), path) from None
+        return build_event(
+            path,
+            tracking_number=number,
+            milestone=milestone,
+            occurred_at=occurred_at,
+            carrier=carrier,
+            raw_code=raw_code,
+            description=raw.get("description") or "",
+            reason=reason,
+            city=address.get("city") or raw.get("location") or "",
+            region=address.get("state") or "",
+            postcode=address.get("postal_code") or "",
+            country=address.get("country") or "",
+            latitude=_float(coordinates.get("latitude")),
+            longitude=_float(coordinates.get("longitude")),
+            time_assumed_utc=assumed_utc,
+            extra={"provider": provider_key} if provider_key is not None else {},
+        )
 
     @staticmethod
     def _estimate(track, path, number, carrier, destination_zone, context):

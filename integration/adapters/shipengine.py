@@ -11,7 +11,7 @@ from datetime import timedelta, timezone
 from .. import taxonomy
 from ..events import CanonicalEvent, EventError, normalize_tracking_number
 from ..timezones import estimate_window, parse_datetime, parse_partner_time, zone_for
-from .base import Adapter, ParseError, ParseResult, load_json, require
+from .base import Adapter, ParseError, ParseResult, build_event, load_json, require
 
 TRACK_RESOURCE_TYPES = ("API_TRACK", "TRACK_EVENT_V2")
 
@@ -196,25 +196,23 @@ class ShipEngineAdapter(Adapter):
             # The admin maps the most specific code, not the coarse "UN".
             raw_code = next((code for code in candidates if code), raw_code)
         extra = {key: raw[key] for key in ("event_code", "carrier_status_code", "carrier_detail_code") if raw.get(key)}
-        try:
-            return CanonicalEvent(
-                tracking_number=number,
-                milestone=milestone,
-                occurred_at=occurred_at,
-                carrier=carrier,
-                raw_code=raw_code,
-                description=raw.get("description") or raw.get("carrier_status_description") or "",
-                reason=reason,
-                latitude=_float(raw.get("latitude")),
-                longitude=_float(raw.get("longitude")),
-                signed_by=(raw.get("signer") or "").strip(),
-                pod_url=raw.get("proof_of_delivery_url") or "",
-                time_assumed_utc=assumed_utc,
-                extra=extra,
-                **location,
-            )
-        except EventError as exc:
-            raise ParseError(str(exc), path) from None
+        return build_event(
+            path,
+            tracking_number=number,
+            milestone=milestone,
+            occurred_at=occurred_at,
+            carrier=carrier,
+            raw_code=raw_code,
+            description=raw.get("description") or raw.get("carrier_status_description") or "",
+            reason=reason,
+            latitude=_float(raw.get("latitude")),
+            longitude=_float(raw.get("longitude")),
+            signed_by=(raw.get("signer") or "").strip(),
+            pod_url=raw.get("proof_of_delivery_url") or "",
+            time_assumed_utc=assumed_utc,
+            extra=extra,
+            **location,
+        )
 
     @staticmethod
     def _estimate(info, path, number, carrier, scans, context):

@@ -12,9 +12,9 @@ history of ``eta`` values already records every revision as it arrives.
 """
 
 from .. import taxonomy
-from ..events import CanonicalEvent, EventError, normalize_tracking_number
+from ..events import CanonicalEvent, normalize_tracking_number
 from ..timezones import country_code, estimate_window, parse_partner_time, zone_for
-from .base import Adapter, ParseError, ParseResult, load_json
+from .base import Adapter, ParseError, ParseResult, build_event, load_json
 
 #: ``substatus.code`` values of reference table 11.3, then the ``status`` fallbacks.
 DEFAULT_STATUS_MAP = {
@@ -171,24 +171,22 @@ class ShippoAdapter(Adapter):
         extra = {"object_id": status.get("object_id"), "substatus": substatus.get("text")}
         if substatus.get("action_required"):
             extra["action_required"] = True
-        try:
-            return CanonicalEvent(
-                tracking_number=number,
-                milestone=milestone,
-                occurred_at=occurred_at,
-                carrier=carrier,
-                raw_code=raw_code,
-                description=status.get("status_details") or substatus.get("text") or "",
-                reason=reason,
-                city=city,
-                region=region,
-                postcode=location.get("zip") or "",
-                country=country or (location.get("country") or ""),
-                time_assumed_utc=assumed_utc,
-                extra={key: value for key, value in extra.items() if value},
-            )
-        except EventError as exc:
-            raise ParseError(str(exc), path) from None
+        return build_event(
+            path,
+            tracking_number=number,
+            milestone=milestone,
+            occurred_at=occurred_at,
+            carrier=carrier,
+            raw_code=raw_code,
+            description=status.get("status_details") or substatus.get("text") or "",
+            reason=reason,
+            city=city,
+            region=region,
+            postcode=location.get("zip") or "",
+            country=country or (location.get("country") or ""),
+            time_assumed_utc=assumed_utc,
+            extra={key: value for key, value in extra.items() if value},
+        )
 
     @staticmethod
     def _eta_event(eta, current, path, number, carrier, destination_zone, context):

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from integration import taxonomy
 from integration.adapters import AdapterContext, ParseError, get_adapter
+from integration.adapters.base import build_event
 from integration.adapters.generic_json import SCHEMA_PATH, compile_path, json_path
 from integration.adapters.seventeentrack import ADAPTER as SEVENTEENTRACK
 from integration.adapters.shipengine import ADAPTER as SHIPENGINE
@@ -857,3 +858,13 @@ def test_every_adapter_result_is_json_serialisable_shipment_info():
         (SHIPENGINE, "shipengine", "tracking_info_delivered.json"),
     ):
         json.dumps(adapter.parse(raw(folder, name), ctx()).shipment_info)
+
+
+def test_build_event_names_the_partner_path_of_an_invalid_event():
+    when = datetime(2026, 7, 1, tzinfo=timezone.utc)
+    assert build_event("$.events[0]", tracking_number="1Z1", milestone="delivered", occurred_at=when).milestone \
+        == "delivered"
+    with pytest.raises(ParseError) as caught:
+        build_event("$.events[3]", tracking_number="1Z1", milestone="teleported", occurred_at=when)
+    assert caught.value.path == "$.events[3]"
+    assert "teleported" in str(caught.value)
