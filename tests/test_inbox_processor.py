@@ -501,3 +501,29 @@ class TestProcessorWakeUp(RealCursorCase):
                   "now() at time zone 'utc')", self.cron_id)
         self.wake()
         self.assertEqual(len(self.triggers()), 3)
+
+    def test_check_after_a_commit_leaves_the_connection_between_transactions(self):
+        """The check runs on its own (autocommit) and gives the connection back unchanged."""
+        self.wake()  # a pending trigger: the next check finds it and creates nothing
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT 1")
+            cr.commit()
+            _wake_processor(cr, self.cron_id)
+            connection = cr._cnx
+            self.assertEqual(connection.get_transaction_status(), psycopg2.extensions.TRANSACTION_STATUS_IDLE,
+                             "no transaction left open by the check")
+            self.assertFalse(connection.autocommit)
+            cr.execute("SHOW transaction_isolation")
+            self.assertEqual(cr.fetchone()[0], "repeatable read", "Odoo's isolation level is kept")
+        self.assertEqual(len(self.triggers()), 1)
+
+    def test_check_inside_an_open_transaction_joins_it(self):
+        """Anywhere but right after a commit, the check must not end the caller's transaction."""
+        with self.registry.cursor() as cr:
+            cr.execute("CREATE TEMPORARY TABLE wake_probe (id int) ON COMMIT DROP")
+            _wake_processor(cr, self.cron_id)
+            self.assertEqual(cr._cnx.get_transaction_status(), psycopg2.extensions.TRANSACTION_STATUS_INTRANS)
+            cr.execute("SELECT count(*) FROM wake_probe")  # still the same transaction
+            self.assertEqual(cr.fetchone()[0], 0)
+            cr.rollback()
+        self.assertEqual(len(self.triggers()), 1, "and still wakes the processor")
