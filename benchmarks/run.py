@@ -9,8 +9,10 @@ What it does, all on this machine and on loopback:
    and starts Odoo with ``--workers=2 --max-cron-threads=1`` on a free port;
 2. creates a live AfterShip connector through JSON-RPC, as an administrator would;
 3. **webhook ingestion**: signed, unique AfterShip webhooks from 8 concurrent senders to
-   the real route, side by side with ``GET /web/health`` (the platform's ceiling) and with
-   the synchronous variant ``POST /shipment_visibility_bench/sync/<token>`` that does
+   the real route, side by side with ``GET /web/health`` (the platform's ceiling), with
+   two floor routes doing only what any storing route must (one statement in a
+   read-write transaction; inserting the body into a bare table) and with the
+   synchronous variant ``POST /shipment_visibility_bench/sync/<token>`` that does
    the processing inside the request;
 4. **accepted → visible**: webhooks at a steady rate for delivery orders created
    beforehand, polling the delivery orders' ``shipment_status`` over JSON-RPC;
@@ -321,6 +323,7 @@ def phase_ingestion(odoo, rpc, token, args):
     health_url = f"{odoo.base_url}/web/health"
     webhook_url = f"{odoo.base_url}/shipment_visibility/webhook/{token}"
     sync_url = f"{odoo.base_url}/shipment_visibility_bench/sync/{token}"
+    floor_url = f"{odoo.base_url}/shipment_visibility_bench/floor"
 
     def health(_job):
         return "GET", health_url, None, None
@@ -330,6 +333,11 @@ def phase_ingestion(odoo, rpc, token, args):
 
     def sync(update):
         return "POST", sync_url, update.body, signer.headers(update)
+
+    def floor(kind):
+        def prepare(update):
+            return "POST", f"{floor_url}/{kind}", update.body, signer.headers(update)
+        return prepare
 
     say("warm-up (not measured)")
     loadgen.closed_loop(range(200), health, args.concurrency, 60)
@@ -353,6 +361,11 @@ def phase_ingestion(odoo, rpc, token, args):
 
     results = {"machine_busy_before": {}}
     results["health"], _samples = measure("GET /web/health", list(range(args.requests)), health, (200,))
+    # The same signed POST to routes doing only what any storing route must (floor.py).
+    results["floor_transaction"], _samples = measure(
+        "POST floor: one statement", _webhook_jobs("1ZFT", args.requests, now), floor("transaction"), (202,))
+    results["floor_insert"], _samples = measure(
+        "POST floor: insert the body", _webhook_jobs("1ZFI", args.requests, now), floor("insert"), (202,))
 
     cron = rpc.call("ir.model.data", "check_object_reference", "shipment_visibility", "ir_cron_process_inbox")[1]
     rpc.call("ir.cron", "write", [cron], {"active": False})
@@ -568,6 +581,12 @@ def verdicts(results):
             found["paused_webhook_vs_health"] = round(paused["per_second"] / health["per_second"], 3)
             found["paused_webhook_vs_sync"] = round(paused["per_second"] / sync["per_second"], 2)
             found["paused_webhook_p99_ms"] = paused["latency_ms"]["p99"]
+        for floor in ("floor_transaction", "floor_insert"):
+            if ingestion.get(floor) and health["per_second"]:
+                found[f"{floor}_vs_health"] = round(ingestion[floor]["per_second"] / health["per_second"], 3)
+                if paused:
+                    found[f"paused_webhook_vs_{floor}"] = round(
+                        paused["per_second"] / ingestion[floor]["per_second"], 3)
     processor = results.get("processor")
     if processor:
         found["processor_new_events_per_s"] = processor["new_events_per_second"]
@@ -599,6 +618,8 @@ def print_table(results):
     ingestion = results.get("ingestion")
     if ingestion:
         for name, label in (("health", "GET /web/health (ceiling)"),
+                            ("floor_transaction", "POST floor: one statement"),
+                            ("floor_insert", "POST floor: insert the body"),
                             ("webhook_processor_paused", "POST webhook, processor paused"),
                             ("webhook", "POST webhook, processor running"),
                             ("sync", "POST synchronous variant")):

@@ -1,1 +1,2 @@
+from . import floor
 from . import sync

@@ -1,1 +1,2 @@
+from . import bench_blob
 from . import shipment_inbox
