@@ -284,7 +284,7 @@ def setup_connector(rpc):
         "mode": "live",
         "signature_scheme": "adapter",
         "webhook_secret": SECRET,
-        # The route's per-worker limit (default 600/min) would turn this load into 429s.
+        # The route's rate limit (default 600/min) would turn this load into 429s.
         "rate_limit_per_minute": 0,
     })
     if isinstance(connector_id, list):

@@ -17,10 +17,13 @@ waiting. Nothing here imports Odoo.
 
 import base64
 import email.utils
+import fcntl
 import json as jsonlib
 import logging
 import math
+import os
 import random
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -298,6 +301,86 @@ class TokenBucket:
         if wait > 0:
             self._sleep(wait)
         return wait
+
+
+class SharedTokenBucket:
+    """A non-blocking :class:`TokenBucket` whose state is a small file shared by processes.
+
+    Odoo's prefork workers are separate processes: a bucket in each would let a connector
+    through N times its limit with N workers. Here every process opens the same file and
+    reads and writes the state (tokens, time of the last take on the system-wide
+    monotonic clock) under an exclusive ``flock``: a few system calls per take, no
+    database round trip. The file must be on a local file system of the one host whose
+    processes share the limit (the monotonic clock is per host).
+
+    :param str path: the state file, created (mode 0600) when missing.
+    :param float rate: tokens added per second (must be > 0).
+    :param int burst: bucket capacity, i.e. calls allowed back to back.
+    :param clock: returns monotonic seconds (fake in tests).
+    :raises OSError: when the file cannot be opened or created.
+    """
+
+    _STATE = struct.Struct("<dd")
+
+    def __init__(self, path, rate, burst=1, clock=time.monotonic):
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.path = path
+        self.rate = float(rate)
+        self.burst = max(1, int(burst))
+        self._clock = clock
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+
+    def _available(self, now):
+        data = os.pread(self._fd, self._STATE.size, 0)
+        if len(data) != self._STATE.size:
+            return float(self.burst)  # a new file
+        tokens, updated = self._STATE.unpack(data)
+        if not (math.isfinite(tokens) and math.isfinite(updated)) or updated > now:
+            # Unreadable, or written before a reboot restarted the monotonic clock.
+            return float(self.burst)
+        return min(float(self.burst), tokens + (now - updated) * self.rate)
+
+    def acquire(self, blocking=False):
+        """Take one token if one is available now.
+
+        :return: ``0.0`` when the token was taken, else the seconds until one is available.
+        :rtype: float
+        """
+        if blocking:
+            raise ValueError("a shared bucket does not wait: callers answer 'retry later'")
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            now = self._clock()
+            tokens = self._available(now)
+            if tokens < 1:
+                return (1 - tokens) / self.rate
+            os.pwrite(self._fd, self._STATE.pack(tokens - 1, now), 0)
+            return 0.0
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    @property
+    def tokens(self):
+        """Tokens available now, for every process sharing the file."""
+        fcntl.flock(self._fd, fcntl.LOCK_SH)
+        try:
+            return self._available(self._clock())
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def reset(self):
+        """Fill the bucket again, for every process sharing the file."""
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            os.ftruncate(self._fd, 0)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self):
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 # ----------------------------------------------------------------------------- circuit breaker

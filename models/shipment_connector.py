@@ -183,7 +183,8 @@ class ShipmentConnector(models.Model):
         help="Signed timestamps further than this in the past or the future are refused.")
     max_body_bytes = fields.Integer(string="Maximum Body Size (bytes)", default=1024 * 1024)
     rate_limit_per_minute = fields.Integer(
-        default=600, help="Webhooks accepted per minute per server worker; 0 disables the limit.")
+        default=600, help="Webhooks accepted per minute; a sixth of it may come back to back. Shared by the "
+             "workers of one server (with several servers, each applies it); 0 disables the limit.")
     ip_allowlist = fields.Char(
         string="Allowed Source Networks", groups=ADMIN_GROUP,
         help="Comma-separated CIDR networks, checked in addition to the signature, never "

@@ -111,7 +111,7 @@ class ConnectorFactory:
             "name": name,
             "connector_type": connector_type,
             "signature_scheme": signature_scheme,
-            # The token bucket is per process: only the rate-limit test opts in.
+            # The token bucket outlives a test's transaction: only the rate-limit tests opt in.
             "rate_limit_per_minute": 0,
         }
         scheme = signature_scheme if signature_scheme != "adapter" else (
@@ -145,7 +145,7 @@ class WebhookHttpCase(HttpCase, ConnectorFactory):
     def setUp(self):
         super().setUp()
         for connector in self.all_connectors:
-            webhook_controller._BUCKETS.pop(connector.id, None)
+            webhook_controller._forget_bucket(self.env.cr.dbname, connector.id)
 
     # -------------------------------------------------------------- requests and lookups
 

@@ -1,11 +1,14 @@
 """The webhook route through Odoo's real HTTP stack: every scheme, every refusal."""
 
 import json
+import os
 import random
 import secrets as token_generator
+import tempfile
 import threading
 import time
 from datetime import timedelta
+from unittest.mock import patch
 
 import requests
 
@@ -17,6 +20,7 @@ from odoo.tools import mute_logger
 
 from ..controllers import webhook as webhook_controller
 from ..integration import signatures
+from ..integration.transport import SharedTokenBucket, TokenBucket
 from ..models.shipment_inbox import REDACTED
 from .http_common import (
     GENERIC_SCHEMES,
@@ -256,6 +260,31 @@ class TestWebhookHttp(WebhookHttpCase):
         other = self.generic["hmac_sha256_base64"]
         other.rate_limit_per_minute = 6
         self.assertEqual(self.post_signed(other, b'{"rate": 1}').status_code, 202)
+
+    def test_rate_limit_is_one_budget_for_every_worker_process(self):
+        connector = self.generic["hmac_sha256_hex"]
+        connector.rate_limit_per_minute = 6
+        self.assertEqual(self.post_signed(connector, b'{"shared": 1}').status_code, 202)
+        # What another prefork worker opens: the same state file, its own descriptor.
+        path = webhook_controller._bucket_path(self.env.cr.dbname, connector.id)
+        other_worker = SharedTokenBucket(path, rate=6 / 60.0, burst=1)
+        self.addCleanup(other_worker.close)
+        self.assertGreater(other_worker.acquire(), 5, "the token this worker took is gone for the others")
+        other_worker.reset()
+        self.assertEqual(self.post_signed(connector, b'{"shared": 2}').status_code, 202,
+                         "and one they give back is there for this worker")
+        self.assertEqual(os.stat(os.path.dirname(path)).st_mode & 0o777, 0o700)
+
+    def test_rate_limit_falls_back_per_process_when_the_directory_is_not_private(self):
+        with tempfile.TemporaryDirectory() as scratch, patch.object(tempfile, "tempdir", scratch):
+            os.mkdir(os.path.join(scratch, f"shipment_visibility-{os.getuid()}"), 0o755)
+            os.chmod(os.path.join(scratch, f"shipment_visibility-{os.getuid()}"), 0o755)
+            with self.assertLogs("odoo.addons.shipment_visibility.controllers.webhook", "WARNING") as logs:
+                bucket = webhook_controller._bucket("fallback_db", 424242, 60)
+            self.addCleanup(webhook_controller._forget_bucket, "fallback_db", 424242)
+        self.assertIsInstance(bucket, TokenBucket)
+        self.assertIn("kept per worker process", logs.output[0])
+        self.assertEqual(bucket.acquire(blocking=False), 0.0)
 
     def test_source_outside_the_allowlist_is_forbidden(self):
         connector = self.generic["hmac_sha256_hex"]
@@ -571,3 +600,4 @@ class TestWebhookDatabaseUnavailable(WebhookHttpCase):
         response = self.post_signed(connector, body)
         self.assertEqual(response.status_code, 202)
         self.assertEqual(len(self.inbox(connector)), 1)
+

@@ -2,7 +2,10 @@
 
 import email.utils
 import logging
+import multiprocessing
+import os
 import socket
+import struct
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -14,6 +17,7 @@ from integration.transport import (
     MalformedResponseError,
     RateLimitedError,
     RemoteError,
+    SharedTokenBucket,
     TokenBucket,
     Transport,
     TransportConfig,
@@ -563,6 +567,79 @@ def test_token_bucket_refills_up_to_burst_only():
         bucket.acquire()
     clock.advance(100)
     assert bucket.tokens == 3
+
+
+def test_shared_bucket_is_one_budget_for_every_opener(tmp_path):
+    clock = FakeClock(start=100.0)
+    path = str(tmp_path / "connector.bucket")
+    worker_a = SharedTokenBucket(path, rate=2, burst=2, clock=clock)
+    worker_b = SharedTokenBucket(path, rate=2, burst=2, clock=clock)
+    assert worker_a.acquire() == 0.0
+    assert worker_b.acquire() == 0.0
+    assert worker_a.acquire() == pytest.approx(0.5), "B's take emptied A's bucket too"
+    assert worker_b.acquire() == pytest.approx(0.5), "and a refusal takes nothing"
+    clock.advance(0.5)
+    assert worker_b.acquire() == 0.0
+    assert worker_a.acquire() == pytest.approx(0.5)
+    clock.advance(100)
+    assert worker_a.tokens == 2, "refills up to the burst only"
+    assert os.stat(path).st_mode & 0o777 == 0o600
+
+
+def test_shared_bucket_reset_fills_it_for_everyone(tmp_path):
+    clock = FakeClock(start=5.0)
+    path = str(tmp_path / "connector.bucket")
+    worker_a = SharedTokenBucket(path, rate=0.1, burst=1, clock=clock)
+    worker_b = SharedTokenBucket(path, rate=0.1, burst=1, clock=clock)
+    assert worker_a.acquire() == 0.0
+    assert worker_b.acquire() == pytest.approx(10.0)
+    worker_a.reset()
+    assert worker_b.acquire() == 0.0
+
+
+@pytest.mark.parametrize("state", [
+    b"",  # a new file
+    b"\x00\x01\x02",  # torn
+    struct.pack("<dd", float("nan"), 1.0),  # unreadable
+    struct.pack("<dd", 0.0, 10_000.0),  # written before a reboot: later than the clock now
+])
+def test_shared_bucket_starts_full_from_a_state_it_cannot_trust(tmp_path, state):
+    path = tmp_path / "connector.bucket"
+    path.write_bytes(state)
+    bucket = SharedTokenBucket(str(path), rate=1, burst=3, clock=FakeClock(start=50.0))
+    assert bucket.tokens == 3
+    assert [bucket.acquire() for _ in range(4)][-1] == pytest.approx(1.0)
+
+
+def test_shared_bucket_only_answers_now(tmp_path):
+    bucket = SharedTokenBucket(str(tmp_path / "b"), rate=1)
+    with pytest.raises(ValueError):
+        bucket.acquire(blocking=True)
+    with pytest.raises(ValueError):
+        SharedTokenBucket(str(tmp_path / "c"), rate=0)
+    with pytest.raises(OSError):
+        SharedTokenBucket(str(tmp_path / "missing" / "b"), rate=1)
+
+
+def _take_tokens(path, attempts, start, results):
+    bucket = SharedTokenBucket(path, rate=0.001, burst=25)
+    start.wait()
+    results.put(sum(1 for _ in range(attempts) if bucket.acquire() == 0.0))
+
+
+def test_shared_bucket_holds_across_processes_taking_at_once(tmp_path):
+    """Four processes race for 25 tokens: exactly 25 takes in all, none lost or doubled."""
+    context = multiprocessing.get_context("fork")
+    start, results = context.Event(), context.Queue()
+    path = str(tmp_path / "connector.bucket")
+    workers = [context.Process(target=_take_tokens, args=(path, 200, start, results)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    start.set()
+    taken = [results.get(timeout=30) for _ in workers]
+    for worker in workers:
+        worker.join(10)
+    assert sum(taken) == 25, taken
 
 
 def test_transport_paces_calls_with_its_bucket(fake):
