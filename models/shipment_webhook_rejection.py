@@ -41,8 +41,16 @@ class ShipmentWebhookRejection(models.Model):
 
     @api.model
     def _count(self, connector, reason):
-        """Increment the counter of ``reason`` for ``connector`` (an upsert: safe under concurrency)."""
-        self.env.cr.execute(SQL(
+        """Increment the counter of ``reason`` for ``connector``, at once and for good.
+
+        Runs in a short READ COMMITTED transaction of its own: under Odoo's REPEATABLE
+        READ, two requests bumping the same counter at once make the second fail with a
+        serialization error, and Odoo replays the whole request, so a burst of refused
+        calls (a rate-limited partner) would become a burst of replays and logged errors.
+        In READ COMMITTED the second upsert waits for the first's row lock and adds to
+        its count. The count also stays when the request's own transaction rolls back.
+        """
+        query = SQL(
             """
             INSERT INTO shipment_webhook_rejection
                    (connector_id, company_id, reason, count, last_at, create_date, write_date)
@@ -53,5 +61,13 @@ class ShipmentWebhookRejection(models.Model):
                           write_date = EXCLUDED.write_date
             """,
             connector=connector.id, company=connector.company_id.id, reason=reason,
-        ))
+        )
+        if self.env.registry.in_test_mode():
+            # HTTP tests: every cursor is the test's own transaction, and requests run one
+            # at a time.
+            self.env.cr.execute(query)
+        else:
+            with self.env.registry.cursor() as cr:
+                cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                cr.execute(query)
         self.invalidate_model(["count", "last_at"])

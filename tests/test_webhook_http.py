@@ -26,6 +26,7 @@ from .http_common import (
     GENERIC_SCHEMES,
     SECRETS,
     WEBHOOK_PATH,
+    RealCursorCase,
     WebhookHttpCase,
     dump,
     fixture_json,
@@ -601,3 +602,37 @@ class TestWebhookDatabaseUnavailable(WebhookHttpCase):
         self.assertEqual(response.status_code, 202)
         self.assertEqual(len(self.inbox(connector)), 1)
 
+
+@tagged("post_install", "-at_install")
+class TestRejectionCounterConcurrency(RealCursorCase):
+    """Refusals counted from many workers at once: every one counted, no replay, no error."""
+
+    def test_concurrent_refusals_all_count(self):
+        connector_id = self.commit_connector(f"Refusals {token_generator.token_hex(4)}")
+        threads_count, rounds = 6, 10
+        barrier = threading.Barrier(threads_count)
+        failures = []
+
+        def refuse():
+            try:
+                for _round in range(rounds):
+                    with self.registry.cursor() as cr:
+                        env = self.env_on(cr)
+                        # Each request reads first, as the route does: its snapshot is taken
+                        # before the others' increments commit.
+                        connector = env["shipment.connector"].browse(connector_id)
+                        connector.company_id.id  # noqa: B018
+                        barrier.wait(timeout=30)
+                        env["shipment.webhook.rejection"]._count(connector, "rate_limited")
+            except Exception as exc:  # reported below, with its type
+                failures.append(repr(exc))
+
+        workers = [threading.Thread(target=refuse) for _ in range(threads_count)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(120)
+        self.assertEqual(failures, [])
+        with self.real_env() as env:
+            counter = env["shipment.webhook.rejection"].search([("connector_id", "=", connector_id)])
+            self.assertEqual(counter.mapped("count"), [threads_count * rounds])
