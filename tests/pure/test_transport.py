@@ -569,11 +569,15 @@ def test_token_bucket_refills_up_to_burst_only():
     assert bucket.tokens == 3
 
 
+def _two_workers(tmp_path, clock, rate, burst):
+    """Two openers of one state file, as two worker processes would be."""
+    path = str(tmp_path / "connector.bucket")
+    return path, [SharedTokenBucket(path, rate=rate, burst=burst, clock=clock) for _worker in range(2)]
+
+
 def test_shared_bucket_is_one_budget_for_every_opener(tmp_path):
     clock = FakeClock(start=100.0)
-    path = str(tmp_path / "connector.bucket")
-    worker_a = SharedTokenBucket(path, rate=2, burst=2, clock=clock)
-    worker_b = SharedTokenBucket(path, rate=2, burst=2, clock=clock)
+    path, (worker_a, worker_b) = _two_workers(tmp_path, clock, rate=2, burst=2)
     assert worker_a.acquire() == 0.0
     assert worker_b.acquire() == 0.0
     assert worker_a.acquire() == pytest.approx(0.5), "B's take emptied A's bucket too"
@@ -587,10 +591,7 @@ def test_shared_bucket_is_one_budget_for_every_opener(tmp_path):
 
 
 def test_shared_bucket_reset_fills_it_for_everyone(tmp_path):
-    clock = FakeClock(start=5.0)
-    path = str(tmp_path / "connector.bucket")
-    worker_a = SharedTokenBucket(path, rate=0.1, burst=1, clock=clock)
-    worker_b = SharedTokenBucket(path, rate=0.1, burst=1, clock=clock)
+    _path, (worker_a, worker_b) = _two_workers(tmp_path, FakeClock(start=5.0), rate=0.1, burst=1)
     assert worker_a.acquire() == 0.0
     assert worker_b.acquire() == pytest.approx(10.0)
     worker_a.reset()
