@@ -14,7 +14,6 @@ stray segments) are listed on the document.
 """
 
 import re
-from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from .adapters.base import ParseError
@@ -147,13 +146,24 @@ def decode(data):
 
 
 class _Lines:
-    """Maps text offsets to 1-based line numbers (CRLF, CR and LF all break lines)."""
+    """1-based line numbers of increasing text offsets (CRLF, CR and LF all break lines).
+
+    Counts the breaks between one offset asked and the next instead of indexing every
+    break of the file up front: offsets come in file order, and the index alone would
+    hold an integer per line of a file of millions of lines.
+    """
 
     def __init__(self, text):
-        self._ends = [m.end() for m in _LINE_BREAK.finditer(text)]
+        self._text = text
+        self._offset = 0
+        self._line = 1
 
     def __call__(self, offset):
-        return bisect_right(self._ends, offset) + 1
+        if offset < self._offset:
+            raise ValueError("line numbers are asked in file order")
+        self._line += sum(1 for _ in _LINE_BREAK.finditer(self._text, self._offset, offset))
+        self._offset = offset
+        return self._line
 
 
 def _read_isa(text, pos, line):
@@ -193,14 +203,15 @@ def _read_isa(text, pos, line):
 def tokenize(text):
     """Split decoded X12 text into segments, following each ISA's delimiters.
 
+    A generator: a file of millions of segments is never held as segments at once.
+
     :return: ``(segment, delimiters, error)`` triples in file order. ``error`` is an
-        :class:`X12Error` for a malformed segment (still returned, so that segment
+        :class:`X12Error` for a malformed segment (still yielded, so that segment
         counts stay right) or for text that is no segment at all (``segment`` is then
         ``None``).
-    :rtype: list[tuple]
+    :rtype: Iterator[tuple]
     """
     lines = _Lines(text)
-    items = []
     delimiters = None
     pos, size = 0, len(text)
     while pos < size:
@@ -213,16 +224,16 @@ def tokenize(text):
             try:
                 delimiters, elements, end = _read_isa(text, pos, line)
             except X12Error as exc:
-                items.append((None, None, exc))
+                yield None, None, exc
                 delimiters, pos = None, _next_isa(text, pos + 3)
                 continue
-            items.append((Segment("ISA", tuple(elements), line, pos, end), delimiters, None))
+            yield Segment("ISA", tuple(elements), line, pos, end), delimiters, None
             pos = end
             continue
         if delimiters is None:
             resync = _next_isa(text, pos)
             error = X12Error("data outside any interchange (no ISA before it)", line, text[pos:resync][:200])
-            items.append((None, None, error))
+            yield None, None, error
             pos = resync
             continue
         end = text.find(delimiters.segment, pos)
@@ -235,9 +246,8 @@ def tokenize(text):
         tag = parts[0].strip()
         segment = Segment(tag, tuple(parts[1:]), line, pos, next_pos)
         error = None if _TAG.match(tag) else X12Error(f"malformed segment {raw[:40]!r}", line, raw)
-        items.append((segment, delimiters, error))
+        yield segment, delimiters, error
         pos = next_pos
-    return items
 
 
 def _next_isa(text, start):
@@ -296,6 +306,15 @@ class _Builder:
         self._close_gs("file ends before GE")
         self._close_isa("file ends before IEA")
         return self.doc
+
+    def take_closed(self):
+        """Hand over the transaction sets complete so far, and forget them."""
+        transactions = self.doc.transactions
+        if self.tx is not None and transactions and transactions[-1] is self.tx:
+            self.doc.transactions = [self.tx]
+            return transactions[:-1]
+        self.doc.transactions = []
+        return transactions
 
     def _raw(self, segment):
         return self.text[segment.start : segment.end]
@@ -406,3 +425,24 @@ def parse(data):
     for segment, delimiters, error in tokenize(text):
         builder.add(segment, delimiters, error)
     return builder.finish()
+
+
+def iter_parse(data):
+    """:func:`parse`, one transaction set at a time, for files too big to hold parsed.
+
+    Yields each :class:`Transaction` once its ``SE`` (or whatever ends it) is read, in
+    file order, then every envelope problem (:class:`X12Error`). Only the transaction
+    set being read is held as segments.
+
+    :param data: file content (``bytes`` or ``str``).
+    :rtype: Iterator[Transaction | X12Error]
+    """
+    text = decode(data)
+    builder = _Builder(text)
+    for segment, delimiters, error in tokenize(text):
+        builder.add(segment, delimiters, error)
+        if len(builder.doc.transactions) > 1 or builder.tx is None:
+            yield from builder.take_closed()
+    doc = builder.finish()
+    yield from builder.take_closed()
+    yield from doc.errors

@@ -261,10 +261,13 @@ class EdiX12_214Adapter(Adapter):
         text = edi_x12.decode(file_bytes)
         if "ISA" not in text:
             raise ParseError("not an X12 file: no ISA segment found", "line 1")
-        doc = edi_x12.parse(text)
         context = AdapterContext(options=dict(options or {}))
-        chunks = []
-        for tx in doc.transactions:
+        chunks, envelope_errors = [], []
+        # One transaction set parsed at a time: a chunk keeps its text, not its segments.
+        for tx in edi_x12.iter_parse(text):
+            if isinstance(tx, edi_x12.X12Error):
+                envelope_errors.append(tx)
+                continue
             error = tx.errors[0] if tx.errors else None
             tracking = ""
             if error is None:
@@ -284,7 +287,7 @@ class EdiX12_214Adapter(Adapter):
                     error=error,
                 )
             )
-        for error in doc.errors:
+        for error in envelope_errors:
             chunks.append(Chunk(body=error.text.encode("utf-8"), line=error.line, error=error))
         return chunks
 

@@ -146,6 +146,44 @@ def test_control_number_mismatch_and_missing_trailer_are_reported():
     assert [e.reason for e in doc.errors] == ["interchange not closed: file ends before IEA"]
 
 
+def _damaged(data):
+    third = len(data) // 3
+    return [
+        data,
+        data[: len(data) // 2],  # cut in the middle of a transaction set
+        data[:third] + b"GARBAGE~\n" + data[third:],
+        b"junk before the first ISA\n" + data,
+        data.replace(b"SE*", b"XX*", 1),  # a set that never ends before the next ST
+    ]
+
+
+@pytest.mark.parametrize("name", ["two_interchanges_crlf.edi", "two_interchanges_packed.edi", "wrong_counts.edi"])
+def test_streaming_parse_finds_what_the_whole_file_parse_finds(name):
+    def described(tx):
+        return (tx.set_id, tx.control_number, tx.line, tx.text, [(str(e), e.line) for e in tx.errors],
+                tx.standalone_text())
+
+    for variant in _damaged(fixture("edi", name)):
+        doc = edi_x12.parse(variant)
+        streamed = list(edi_x12.iter_parse(variant))
+        transactions = [item for item in streamed if isinstance(item, edi_x12.Transaction)]
+        errors = [item for item in streamed if isinstance(item, edi_x12.X12Error)]
+        assert streamed == transactions + errors, "every transaction set first, in file order"
+        assert [described(tx) for tx in transactions] == [described(tx) for tx in doc.transactions]
+        assert [(str(e), e.line, e.text) for e in errors] == [(str(e), e.line, e.text) for e in doc.errors]
+
+
+def test_streaming_parse_hands_over_a_transaction_set_once_it_ends():
+    text = fixture("edi", "two_interchanges_crlf.edi").decode()
+    stream = edi_x12.iter_parse(text + "\r\nnot X12 at all")
+    first = next(stream)
+    assert (first.control_number, first.errors) == ("0001", [])
+    rest = list(stream)
+    assert [tx.control_number for tx in rest if isinstance(tx, edi_x12.Transaction)] == ["0002", "0003", "0001",
+                                                                                           "0002"]
+    assert "malformed segment 'not X12 at all'" in str(rest[-1]), "and the envelope problems last"
+
+
 def test_not_x12_is_refused_as_a_whole():
     with pytest.raises(ParseError) as info:
         X12.split(b"tracking,status\n1Z,delivered\n")
