@@ -63,6 +63,23 @@ def redact_headers(headers):
     return redacted
 
 
+def _storable_text(body):
+    """The text of a raw body as stored, or UnicodeDecodeError.
+
+    Not UTF-8, or holding a NUL byte (PostgreSQL cannot store it, and JSON never
+    contains one unescaped): both refused the same way.
+    """
+    text = body.decode("utf-8")
+    if "\x00" in text:
+        position = body.index(b"\x00")
+        raise UnicodeDecodeError("utf-8", body, position, position + 1, "NUL byte in the body")
+    return text
+
+
+def _storable_external_id(external_id):
+    return (external_id or "").replace("\x00", "").strip()[:255] or None
+
+
 def _is_testing():
     return getattr(threading.current_thread(), "testing", False)
 
@@ -226,13 +243,10 @@ class ShipmentInbox(models.Model):
         :raises UnicodeDecodeError: when the body is not UTF-8, or holds a NUL byte
             (PostgreSQL cannot store it, and JSON never contains one unescaped).
         """
-        text = body.decode("utf-8")
-        if "\x00" in text:
-            position = body.index(b"\x00")
-            raise UnicodeDecodeError("utf-8", body, position, position + 1, "NUL byte in the body")
+        text = _storable_text(body)
         digest = hashlib.sha256(body).hexdigest()
         correlation_id = correlation_id or uuid.uuid4().hex
-        external_id = (external_id or "").replace("\x00", "").strip()[:255] or None
+        external_id = _storable_external_id(external_id)
         row = self.env.execute_query(SQL(
             """
             INSERT INTO shipment_inbox
@@ -263,6 +277,70 @@ class ShipmentInbox(models.Model):
             connector=connector.id, digest=digest, external_id=external_id,
         ))
         return existing[0][0], False, existing[0][1]
+
+    @api.model
+    def _enqueue_batch(self, connector, messages, source="file"):
+        """Store many raw messages in one statement, each once: :meth:`_enqueue` for files.
+
+        One ``INSERT … ON CONFLICT DO NOTHING`` for all, then one read of the messages
+        that were already stored (same body, or same partner id, as a message stored
+        before or earlier in the same batch).
+
+        :param list messages: ``(body, external_id, file_name)`` tuples, ``body`` in bytes.
+        :return: per message, in order, ``(message_id, created)``, or ``None`` for a body
+            that cannot be stored (not UTF-8, or holding a NUL byte).
+        :rtype: list
+        """
+        rows, results = [], [None] * len(messages)
+        for index, (body, external_id, file_name) in enumerate(messages):
+            try:
+                text = _storable_text(body)
+            except UnicodeDecodeError:
+                continue
+            rows.append((index, text, hashlib.sha256(body).hexdigest(), len(body),
+                         _storable_external_id(external_id), file_name))
+        if not rows:
+            return results
+        company_id = connector.company_id.id
+        values = SQL(", ").join(
+            SQL("(%s, %s, %s, now() at time zone 'utc', %s, %s, %s, %s, '{}', %s, %s, 'pending', 0, "
+                "now() at time zone 'utc', %s, now() at time zone 'utc', %s, now() at time zone 'utc')",
+                connector.id, company_id, source, external_id, text, digest, size, uuid.uuid4().hex, file_name,
+                self.env.uid or None, self.env.uid or None)
+            for _index, text, digest, size, external_id, file_name in rows
+        )
+        inserted = self.env.execute_query(SQL(
+            """
+            INSERT INTO shipment_inbox
+                   (connector_id, company_id, source, received_at, external_id, body, body_sha256, body_size,
+                    headers, correlation_id, file_name, state, attempts, next_attempt_at,
+                    create_uid, create_date, write_uid, write_date)
+            VALUES %s
+            ON CONFLICT DO NOTHING
+            RETURNING id, body_sha256, external_id
+            """, values))
+        created = {(digest, external_id): message_id for message_id, digest, external_id in inserted}
+        stored_before = []
+        for index, _text, digest, _size, external_id, _file_name in rows:
+            # Of messages alike in the batch, the first was inserted; the others conflicted.
+            message_id = created.pop((digest, external_id), None)
+            if message_id is not None:
+                results[index] = (message_id, True)
+            else:
+                stored_before.append((index, digest, external_id))
+        if stored_before:
+            existing = self.env.execute_query(SQL(
+                """
+                SELECT id, body_sha256, external_id FROM shipment_inbox
+                 WHERE connector_id = %s AND (body_sha256 = ANY(%s) OR external_id = ANY(%s))
+                 ORDER BY id
+                """, connector.id, [digest for _i, digest, _e in stored_before],
+                [external_id for _i, _d, external_id in stored_before if external_id]))
+            for index, digest, external_id in stored_before:
+                # As _enqueue: the oldest message with the same body or the same partner id.
+                results[index] = next((row_id, False) for row_id, row_digest, row_external in existing
+                                      if row_digest == digest or (external_id and row_external == external_id))
+        return results
 
     @api.model
     def _trigger_processor(self):

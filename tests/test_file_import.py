@@ -1,6 +1,7 @@
 """Partner files (ANSI X12 214, CSV): upload wizard, inbound-folder watcher, one message per shipment."""
 
 import base64
+import hashlib
 import os
 import shutil
 import tempfile
@@ -131,6 +132,40 @@ class TestFileImport(TransactionCase):
             (done, total)))
         self.assertEqual(counts["imported"], 1200)
         self.assertEqual(seen, [(500, 1200), (1000, 1200)])
+
+    def test_batch_store_dedups_like_storing_one_by_one(self):
+        Inbox = self.env["shipment.inbox"]
+        stored_id, _created, _correlation = Inbox._enqueue(self.csv, b"already stored", {}, source="file",
+                                                           external_id="EXT-1")
+        results = Inbox._enqueue_batch(self.csv, [
+            (b"new one", None, "f, line 1"),
+            (b"already stored", None, "f, line 2"),  # the body of a message stored before
+            (b"another body", "EXT-1", "f, line 3"),  # the partner id of a message stored before
+            (b"new one", None, "f, line 4"),  # a body earlier in this batch
+            (b"\xff not UTF-8", None, "f, line 5"),
+            (b"a NUL \x00 byte", None, "f, line 6"),
+            (b"second new", "EXT-2", "f, line 7"),
+            (b"third body", "EXT-2", "f, line 8"),  # a partner id earlier in this batch
+        ])
+        first_new, second_new = results[0][0], results[6][0]
+        self.assertEqual(results, [
+            (first_new, True), (stored_id, False), (stored_id, False), (first_new, False),
+            None, None, (second_new, True), (second_new, False),
+        ])
+        created = Inbox.browse([first_new, second_new])
+        self.assertEqual(created.mapped("file_name"), ["f, line 1", "f, line 7"])
+        self.assertEqual(created.mapped("body"), ["new one", "second new"])
+        self.assertEqual(created.mapped("external_id"), [False, "EXT-2"])
+        self.assertEqual(set(created.mapped("state")), {"pending"})
+        self.assertEqual(created.mapped("company_id"), self.csv.company_id)
+        self.assertEqual(len(set(created.mapped("correlation_id"))), 2)
+        self.assertEqual((created[0].body_sha256, created[0].body_size),
+                         (hashlib.sha256(b"new one").hexdigest(), 7))
+        # One by one, the same messages are found again.
+        self.assertEqual(Inbox._enqueue(self.csv, b"new one", {}, source="file")[:2], (first_new, False))
+        self.assertEqual(Inbox._enqueue(self.csv, b"x", {}, source="file", external_id="EXT-2")[:2],
+                         (second_new, False))
+        self.assertEqual(Inbox._enqueue_batch(self.csv, []), [])
 
     # -------------------------------------------------------------- CSV
 
