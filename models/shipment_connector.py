@@ -26,6 +26,7 @@ from ..integration.transport import (
     TransportError,
     redact_headers,
 )
+from .shipment_inbox import STATES as INBOX_STATES
 
 _logger = logging.getLogger(__name__)
 
@@ -220,8 +221,13 @@ class ShipmentConnector(models.Model):
     # Operations
     inbox_ids = fields.One2many("shipment.inbox", "connector_id")
     rejection_ids = fields.One2many("shipment.webhook.rejection", "connector_id", string="Rejections")
-    inbox_summary = fields.Json(compute="_compute_inbox_summary")
-    last_message_at = fields.Datetime(compute="_compute_inbox_summary", string="Last Message Received")
+    inbox_pending_count = fields.Integer(string="Pending", compute="_compute_inbox_counts")
+    inbox_processing_count = fields.Integer(string="Processing", compute="_compute_inbox_counts")
+    inbox_done_count = fields.Integer(string="Done", compute="_compute_inbox_counts")
+    inbox_failed_count = fields.Integer(string="Failed", compute="_compute_inbox_counts")
+    inbox_dead_count = fields.Integer(string="Dead", compute="_compute_inbox_counts")
+    inbox_ignored_count = fields.Integer(string="Ignored", compute="_compute_inbox_counts")
+    last_message_at = fields.Datetime(compute="_compute_inbox_counts", string="Last Message Received")
     unmapped_code_count = fields.Integer(compute="_compute_unmapped_code_count")
     example_request = fields.Text(compute="_compute_example_request", groups=ADMIN_GROUP)
 
@@ -293,15 +299,16 @@ class ShipmentConnector(models.Model):
             except ValueError as exc:
                 raise ValidationError(_("Adapter options must be valid JSON: %s", exc)) from None
 
-    def _compute_inbox_summary(self):
+    def _compute_inbox_counts(self):
         rows = self.env["shipment.inbox"]._read_group(
             [("connector_id", "in", self.ids)], ["connector_id", "state"], ["__count", "received_at:max"])
-        summary, last = {}, {}
+        counts, last = {}, {}
         for connector, state, count, received in rows:
-            summary.setdefault(connector.id, {})[state] = count
+            counts[connector.id, state] = count
             last[connector.id] = max(filter(None, [last.get(connector.id), received]), default=False)
         for connector in self:
-            connector.inbox_summary = summary.get(connector.id, {})
+            for state, _label in INBOX_STATES:
+                connector[f"inbox_{state}_count"] = counts.get((connector.id, state), 0)
             connector.last_message_at = last.get(connector.id, False)
 
     def _compute_unmapped_code_count(self):
@@ -514,6 +521,9 @@ class ShipmentConnector(models.Model):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("shipment_visibility.action_shipment_inbox")
         action["domain"] = [("connector_id", "=", self.id)]
+        state = self.env.context.get("inbox_state")
+        if state in dict(INBOX_STATES):
+            action["domain"] = [*action["domain"], ("state", "=", state)]
         return action
 
     def action_view_unmapped_codes(self):

@@ -124,6 +124,23 @@ class TestInboxReplay(TransactionCase):
     # VIEWS FOR EACH ACCESS LEVEL
     # ------------------------------------------------------------------ #
 
+    def test_connector_counts_its_messages_by_state_and_opens_each(self):
+        counts = self.connector.with_user(self.manager)
+        self.assertEqual(
+            (counts.inbox_pending_count, counts.inbox_processing_count, counts.inbox_done_count,
+             counts.inbox_failed_count, counts.inbox_dead_count, counts.inbox_ignored_count),
+            (1, 0, 1, 2, 1, 0), "the other connector's failed message is not counted here")
+        self.assertEqual(self.other_connector.inbox_failed_count, 1)
+        self.assertEqual(self.connector.last_message_at, max(
+            (self.failed | self.dead | self.done | self.pending | self.old_failed).mapped("received_at")))
+        Inbox = self.env["shipment.inbox"]
+        action = counts.with_context(inbox_state="failed").action_view_inbox()
+        self.assertEqual(Inbox.search(action["domain"]), self.failed | self.old_failed)
+        action = counts.action_view_inbox()
+        self.assertEqual(Inbox.search(action["domain"]), self.all_messages - self.other_failed)
+        action = counts.with_context(inbox_state="no such state").action_view_inbox()
+        self.assertEqual(Inbox.search(action["domain"]), self.all_messages - self.other_failed)
+
     def test_connector_form_renders_for_every_group(self):
         """The connector form loads and reads for users, managers and integration admins."""
         for user in (self.user, self.manager, self.admin):
@@ -134,6 +151,7 @@ class TestInboxReplay(TransactionCase):
                 self.assertEqual('<field name="webhook_secret"' in arch, user == self.admin)
                 self.assertEqual('<field name="rejection_ids"' in arch, user == self.admin)
                 self.assertEqual('<field name="last_message_at"' in arch, user != self.user)
+                self.assertEqual('<field name="inbox_dead_count"' in arch, user != self.user)
                 form = Form(self.connector.with_user(user))
                 self.assertEqual(form.name, "Replay A")
                 self.assertFalse(form.has_webhook_secret)
