@@ -101,8 +101,7 @@ def _wake_processor(cr, cron_id):
     webhook, and the connection is left between transactions as the commit left it.
     """
     try:
-        covered = _covering_trigger(cr, cron_id)
-        if covered:
+        if _covering_trigger(cr, cron_id):
             return
         with Registry(cr.dbname).cursor() as wake_cr:
             api.Environment(wake_cr, SUPERUSER_ID, {})["ir.cron"].browse(cron_id)._trigger()
@@ -336,10 +335,15 @@ class ShipmentInbox(models.Model):
                  ORDER BY id
                 """, connector.id, [digest for _i, digest, _e in stored_before],
                 [external_id for _i, _d, external_id in stored_before if external_id]))
+            oldest_by_digest, oldest_by_external_id = {}, {}
+            for row_id, row_digest, row_external_id in existing:  # oldest first
+                oldest_by_digest.setdefault(row_digest, row_id)
+                if row_external_id:
+                    oldest_by_external_id.setdefault(row_external_id, row_id)
             for index, digest, external_id in stored_before:
                 # As _enqueue: the oldest message with the same body or the same partner id.
-                results[index] = next((row_id, False) for row_id, row_digest, row_external in existing
-                                      if row_digest == digest or (external_id and row_external == external_id))
+                candidates = [oldest_by_digest.get(digest), oldest_by_external_id.get(external_id)]
+                results[index] = (min(filter(None, candidates)), False)
         return results
 
     @api.model
