@@ -126,6 +126,10 @@ def _odoo_requirements(odoo):
         # 5.4.2 ships no usable distribution for 3.11 any more; 5.4.6 is API compatible.
         name = name.replace("cbor2==5.4.2", "cbor2==5.4.6")
         lines.append(name)
+    # gevent (the websocket process of a prefork server) finds its plugins through the
+    # pkg_resources of setuptools<70, which cannot see the normalised dist-info names of
+    # newer zope releases ("The 'zope.interface' distribution was not found").
+    lines += ["zope.interface<7", "zope.event<5"]
     return "\n".join(lines) + "\n"
 
 
@@ -134,24 +138,34 @@ def venv_python():
 
 
 def ensure_venv(odoo):
+    """Odoo's pinned requirements, then ours, in the cache's virtual environment.
+
+    The environment is rebuilt only when Python or Odoo's pins change. A change of our
+    own requirements installs on top of it: a few seconds, not a rebuild, and a second
+    checkout running its tests meanwhile keeps a working interpreter.
+    """
     odoo_reqs = _odoo_requirements(odoo)
     ours = (REPO / "requirements.txt").read_text() + (REPO / "requirements-dev.txt").read_text()
-    digest = hashlib.sha256((sys.version + odoo_reqs + ours).encode()).hexdigest()
-    stamp = VENV / ".bootstrap-stamp"
-    if stamp.exists() and stamp.read_text() == digest and venv_python().exists():
-        return
-    say(f"preparing the virtual environment in {VENV} (first run only, a few minutes)")
-    shutil.rmtree(VENV, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    base_digest = hashlib.sha256((sys.version + odoo_reqs).encode()).hexdigest()
+    our_digest = hashlib.sha256(ours.encode()).hexdigest()
+    base_stamp, our_stamp = VENV / ".bootstrap-stamp", VENV / ".requirements-stamp"
     pip = [str(venv_python()), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    # Several pinned packages build with setup.py files that import pkg_resources.
-    subprocess.run(pip + ["setuptools<70", "wheel"], check=True)
     constraints = CACHE / "odoo-constraints.txt"
-    constraints.write_text(odoo_reqs)
-    subprocess.run(pip + ["--no-build-isolation", "-r", str(constraints)], check=True)
+    if not (base_stamp.exists() and base_stamp.read_text() == base_digest and venv_python().exists()):
+        say(f"preparing the virtual environment in {VENV} (first run only, a few minutes)")
+        shutil.rmtree(VENV, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        # Several pinned packages build with setup.py files that import pkg_resources.
+        subprocess.run(pip + ["setuptools<70", "wheel"], check=True)
+        constraints.write_text(odoo_reqs)
+        subprocess.run(pip + ["--no-build-isolation", "-r", str(constraints)], check=True)
+        base_stamp.write_text(base_digest)
+    if our_stamp.exists() and our_stamp.read_text() == our_digest:
+        return
+    say("installing the addon's requirements into the virtual environment")
     subprocess.run(pip + ["-c", str(constraints), "-r", str(REPO / "requirements.txt"),
                           "-r", str(REPO / "requirements-dev.txt")], check=True)
-    stamp.write_text(digest)
+    our_stamp.write_text(our_digest)
 
 
 # --------------------------------------------------------------------------- #
@@ -204,6 +218,92 @@ def odoo_cmd(odoo, db, *extra):
             *extra]
 
 
+# --------------------------------------------------------------------------- #
+# Services the tests talk to, and the browser of the tours
+# --------------------------------------------------------------------------- #
+
+AMQP_HOST = os.environ.get("SV_AMQP_HOST", "127.0.0.1")
+AMQP_PORT = int(os.environ.get("SV_AMQP_PORT", "5672"))
+
+
+def _reachable(host, port, timeout=1.0):
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _can_install_debian_packages():
+    return os.geteuid() == 0 and shutil.which("apt-get") is not None
+
+
+def _apt_install(*packages):
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], env=env, stdout=subprocess.DEVNULL, check=False)
+    return subprocess.run(["apt-get", "install", "-y", "-qq", *packages], env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+
+
+def _wait_for(host, port, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if _reachable(host, port):
+            return True
+        time.sleep(1)
+    return False
+
+
+def ensure_postgresql():
+    if _reachable(PGHOST, PGPORT):
+        return
+    if PGHOST in ("127.0.0.1", "localhost") and _can_install_debian_packages():
+        say(f"PostgreSQL is not answering on {PGHOST}:{PGPORT}: installing/starting it")
+        if not shutil.which("pg_ctlcluster"):
+            _apt_install("postgresql")
+        versions = sorted(Path("/etc/postgresql").glob("*")) if Path("/etc/postgresql").is_dir() else []
+        if versions:
+            subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1].name, "main", "start"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if _wait_for(PGHOST, PGPORT, 30):
+            return
+    die(f"PostgreSQL is not reachable on {PGHOST}:{PGPORT}: start it (or set PGHOST/PGPORT) and run again.")
+
+
+def ensure_rabbitmq():
+    """The fan-out tests publish to a real broker, as in production."""
+    if _reachable(AMQP_HOST, AMQP_PORT):
+        return
+    if AMQP_HOST in ("127.0.0.1", "localhost") and _can_install_debian_packages():
+        say(f"RabbitMQ is not answering on {AMQP_HOST}:{AMQP_PORT}: installing/starting it")
+        if not shutil.which("rabbitmq-server"):
+            _apt_install("rabbitmq-server")
+        if shutil.which("rabbitmq-server"):
+            subprocess.run(["rabbitmq-server", "-detached"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if _wait_for(AMQP_HOST, AMQP_PORT, 90):
+                return
+    die(f"RabbitMQ is not reachable on {AMQP_HOST}:{AMQP_PORT} (guest/guest): install and start rabbitmq-server "
+        f"(apt-get install rabbitmq-server && rabbitmq-server -detached), or set SV_AMQP_HOST/SV_AMQP_PORT.")
+
+
+def chromium_path():
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        if found := shutil.which(name):
+            return found
+    return None
+
+
+def ensure_chromium():
+    """Odoo skips browser tours without Chrome; a skipped tour is a failure here, so fail early."""
+    if chromium_path():
+        return
+    if _can_install_debian_packages():
+        say("Chromium is missing: installing it from the distribution's packages (the browser tours need it)")
+        if _apt_install("chromium") and chromium_path():
+            return
+    die("Chromium is needed by the browser tours: install it (apt-get install chromium) and run again.")
+
+
 def bootstrap():
     odoo = find_odoo()
     ensure_venv(odoo)
@@ -223,6 +323,7 @@ def cmd_bootstrap(_args):
 
 
 def cmd_run(args):
+    ensure_postgresql()
     odoo = bootstrap()
     db = args.db
     exists = _psql(f"select 1 from pg_database where datname='{db}'", user=DB_USER).stdout.strip()
@@ -285,6 +386,10 @@ def run_odoo_tests(odoo, demo=True):
 
 
 def cmd_test(args):
+    ensure_postgresql()
+    ensure_rabbitmq()
+    if not args.pure_only:
+        ensure_chromium()
     odoo = bootstrap()
     failed_total = passed_total = 0
     reasons = []
