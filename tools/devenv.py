@@ -349,7 +349,7 @@ SUMMARY = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests")
 SKIPPED = re.compile(r"\bskipped (\S+) : (.*)")
 
 
-def run_odoo_tests(odoo, demo=True):
+def run_odoo_tests(odoo, demo=True, test_tags=None):
     """Install the module on a fresh database with tests; return (passed, failed, skips, ok)."""
     db = f"sv_test_{os.getpid()}{'' if demo else '_nodemo'}"
     drop_db(db)
@@ -360,7 +360,7 @@ def run_odoo_tests(odoo, demo=True):
              "--log-handler=odoo.addons.shipment_visibility.tests:INFO",
              "--log-handler=odoo.modules.loading:WARNING"]
     if demo:
-        extra += ["--test-tags", f"/{ADDON}"]
+        extra += ["--test-tags", test_tags or f"/{ADDON}"]
     else:
         extra += ["--without-demo=all"]
     say(f"installing {ADDON} on fresh database {db} ({'with demo data and tests' if demo else 'without demo data'})")
@@ -421,7 +421,7 @@ def cmd_test(args):
             reasons.append("ruff check found problems")
 
     if not args.pure_only:
-        rc, summary, skips, problems = run_odoo_tests(odoo, demo=True)
+        rc, summary, skips, problems = run_odoo_tests(odoo, demo=True, test_tags=args.test_tags)
         if summary is None:
             failed_total += 1
             reasons.append(f"Odoo printed no test summary (exit code {rc}): install or import failure")
@@ -472,6 +472,8 @@ def main():
     test.add_argument("--odoo-only", action="store_true")
     test.add_argument("--skip-nodemo", action="store_true",
                       help="skip the second install on a database without demo data")
+    test.add_argument("--test-tags", help="run only these Odoo tests, e.g. /shipment_visibility:TestInboxProcessor "
+                                          "(while working on one part; CI runs them all)")
     args = parser.parse_args()
     handler = {"bootstrap": cmd_bootstrap, "run": cmd_run, "test": cmd_test}[args.command]
     sys.exit(handler(args))
