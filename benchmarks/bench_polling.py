@@ -35,6 +35,7 @@ if str(REPO) not in sys.path:
 from integration import polling  # noqa: E402
 from integration.adapters import get_adapter  # noqa: E402
 from integration.adapters.base import AdapterContext  # noqa: E402
+from integration.netguard import AddressPolicy  # noqa: E402
 from integration.transport import Transport, TransportConfig  # noqa: E402
 from tools import fake_partner  # noqa: E402
 from tools.fake_partner import FakePartner  # noqa: E402
@@ -76,6 +77,7 @@ def run(fake, connector_type, numbers, batch, time_limit):
     keys = {"aftership": fake.aftership_key, "seventeentrack": fake.seventeentrack_token}
     config = TransportConfig(
         fake.base_url,
+        address_policy=AddressPolicy(["127.0.0.1"]),
         connect_timeout=10,
         read_timeout=10,
         max_retries=0,

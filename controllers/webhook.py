@@ -110,6 +110,12 @@ class ShipmentWebhookController(http.Controller):
         httprequest = request.httprequest
         given = httprequest.headers.get("X-Correlation-ID", "")
         correlation_id = given if _CORRELATION.match(given) else uuid.uuid4().hex
+        if httprequest.method != "POST":
+            # Odoo routes OPTIONS to every handler. Partners only POST, server to server:
+            # a preflight gets the allowed method and nothing else, and is no rejection.
+            status = 204 if httprequest.method == "OPTIONS" else 405
+            return request.make_response(b"", headers=[("Allow", "POST"), ("Cache-Control", "no-store"),
+                                                       ("X-Correlation-ID", correlation_id)], status=status)
         try:
             return self._receive(token, httprequest, correlation_id)
         except (psycopg2.InterfaceError, psycopg2.OperationalError) as exc:
@@ -158,8 +164,12 @@ class ShipmentWebhookController(http.Controller):
                 tolerance=route.tolerance, jwks=route.jwks())
         except signatures.SignatureError as exc:
             if exc.reason in _TIMESTAMP_REASONS:
+                # Timestamps are judged after the signature holds: this sender has the
+                # secret, its clock (or a replay) is the problem, and it may know why.
                 return self._reject(connector, 401, exc.reason, "Signed timestamp outside the tolerance.",
                                     correlation_id)
+            # Whatever else was wrong, an unverified caller gets the answer of an unknown
+            # token: it must not learn that this token exists.
             self._count(connector, exc.reason if exc.reason in _COUNTED_REASONS else "bad_signature",
                         correlation_id)
             return self._answer(401, _UNAUTHORIZED, correlation_id)
@@ -174,14 +184,14 @@ class ShipmentWebhookController(http.Controller):
                 return self._reject(connector, 429, "rate_limited", "Too many requests.", correlation_id,
                                     extra_headers=[("Retry-After", str(max(1, math.ceil(wait))))])
 
-        external_id = verified.message_id or get_adapter(route.connector_type).external_id(body, headers)
+        external_id = verified.message_id or self._body_message_id(route, body, headers, correlation_id)
         try:
             message_id, created, original_correlation = request.env["shipment.inbox"].sudo()._enqueue(
                 connector, body, headers, source="webhook", external_id=external_id,
                 correlation_id=correlation_id, company_id=route.company_id)
-        except UnicodeDecodeError:
-            return self._reject(connector, 400, "bad_encoding", "The body must be UTF-8 encoded JSON.",
-                                correlation_id)
+        except UnicodeError:
+            return self._reject(connector, 400, "bad_encoding", "The body must be UTF-8 encoded JSON without NUL "
+                                "characters.", correlation_id)
         if not created:
             return self._answer(200, {"status": "duplicate", "message_id": message_id,
                                       "correlation_id": original_correlation}, correlation_id)
@@ -190,6 +200,20 @@ class ShipmentWebhookController(http.Controller):
                                   "correlation_id": correlation_id}, correlation_id)
 
     # ------------------------------------------------------------------ #
+
+    @staticmethod
+    def _body_message_id(route, body, headers, correlation_id):
+        """The partner's message id, when its format puts it in the body (dedup key).
+
+        Never fails the request: without an id the body's hash still deduplicates, and
+        the processor reports whatever is wrong with the body on the message itself.
+        """
+        try:
+            return get_adapter(route.connector_type).external_id(body, headers)
+        except Exception as exc:  # the message is stored anyway; the processor will judge it
+            _logger.info("webhook: no message id read from the body (%s) [%s]", exc.__class__.__name__,
+                         correlation_id)
+            return None
 
     def _count(self, connector, reason, correlation_id):
         if connector:

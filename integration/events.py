@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from functools import cached_property
 
 from . import taxonomy
+from .storable import storable_json, storable_text
 
 _SPACES = re.compile(r"\s+")
 
@@ -20,14 +21,23 @@ class EventError(ValueError):
     """A canonical event cannot be built from the given values."""
 
 
+#: Longest tracking number accepted: real ones (containers, bills of lading, parcel
+#: numbers) stay under 40 characters; indexes cannot hold a few thousand.
+MAX_TRACKING_NUMBER = 100
+#: Longest partner status code accepted (indexed, and shown in mappings).
+MAX_RAW_CODE = 255
+
+
 def normalize_tracking_number(value):
     """Trim, upper-case and drop inner whitespace: ``' 1z 999 aa1 '`` → ``'1Z999AA1'``.
 
-    :raises EventError: when nothing is left.
+    :raises EventError: when nothing is left, or far too much.
     """
     normalized = _SPACES.sub("", value or "").upper()
     if not normalized:
         raise EventError("empty tracking number")
+    if len(normalized) > MAX_TRACKING_NUMBER:
+        raise EventError(f"tracking number longer than {MAX_TRACKING_NUMBER} characters ({len(normalized)})")
     return normalized
 
 
@@ -51,7 +61,10 @@ def to_utc(value):
         return None
     if value.tzinfo is None or value.utcoffset() is None:
         raise EventError("naive datetime: resolve its time zone before building the event")
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise EventError(f"date out of range: {value.isoformat()}") from None
 
 
 def offset_minutes(value):
@@ -110,8 +123,18 @@ class CanonicalEvent(StatusFacts):
     time_assumed_utc: bool = False
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
+    #: Partner-provided text: stored as given, except NUL and lone surrogates (escaped).
+    TEXT_FIELDS = ("tracking_number", "carrier", "raw_code", "description", "city", "region", "postcode",
+                   "country", "external_id", "signed_by", "pod_url")
+
     def __post_init__(self):
         set_ = object.__setattr__
+        for name in self.TEXT_FIELDS:
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise EventError(f"{name} must be text, not {type(value).__name__}")
+            set_(self, name, storable_text(value))
+        set_(self, "extra", storable_json(self.extra or {}))
         set_(self, "tracking_number", normalize_tracking_number(self.tracking_number))
         if self.milestone != taxonomy.UNKNOWN and not taxonomy.is_milestone(self.milestone):
             raise EventError(f"unknown milestone {self.milestone!r}")
@@ -129,6 +152,8 @@ class CanonicalEvent(StatusFacts):
         set_(self, "issued_at", to_utc(self.issued_at))
         set_(self, "carrier", (self.carrier or "").strip().lower())
         set_(self, "raw_code", (self.raw_code or "").strip())
+        if len(self.raw_code) > MAX_RAW_CODE:
+            raise EventError(f"partner status code longer than {MAX_RAW_CODE} characters ({len(self.raw_code)})")
 
     @cached_property
     def fingerprint(self):

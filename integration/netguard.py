@@ -205,14 +205,13 @@ class AddressPolicy:
         address = literal_address(host)
         if self.allows(host, port, address):
             return scheme, host, port
-        if scheme != "https":
-            raise BlockedDestination("scheme", f"{host} must be called over https (http only for allowed hosts)")
         if address is not None:
             self._check_address(host, port, address)
-            return scheme, host, port
-        if host.lower() in INTERNAL_NAMES or host.lower().endswith((".localhost", ".internal", ".local")):
+        elif host.lower() in INTERNAL_NAMES or host.lower().endswith((".localhost", ".internal", ".local")):
             raise BlockedDestination("internal_name", f"{host} names a machine of our own network")
-        if resolve:
+        if scheme != "https":
+            raise BlockedDestination("scheme", f"{host} must be called over https (http only for allowed hosts)")
+        if address is None and resolve:
             try:
                 infos = self._resolve(host, port, proto=socket.IPPROTO_TCP)
             except (OSError, UnicodeError):
@@ -247,7 +246,13 @@ class AddressPolicy:
         No redirects are followed and no proxy from the environment is used (a proxy
         would make the peer check meaningless).
         """
-        session = _NoRedirectSession()
+        return self.guard(_NoRedirectSession())
+
+    def guard(self, session):
+        """Make an existing ``requests`` session apply this policy to its connections.
+
+        :return: the same session, without proxies from the environment.
+        """
         session.trust_env = False
         adapter = GuardedAdapter(self)
         session.mount("http://", adapter)

@@ -393,9 +393,11 @@ def _verify_timestamped(scheme):
         # Stripe-style senders never decode it (Standard Webhooks does).
         keys = _derive(candidates, _text_keys)
         raw_ts, signatures = _parse_t_v1(request)
-        timestamp = _fresh(int(raw_ts), request)
         signed = f"{raw_ts}.".encode() + request.body
         index = _match(keys, lambda key: hmac.new(key, signed, hashlib.sha256).digest(), signatures)
+        # Freshness only once the signature holds: judged earlier, a forged request to a
+        # real token would learn that the token exists from a "stale timestamp" answer.
+        timestamp = _fresh(int(raw_ts), request)
         return Verified(scheme=scheme, timestamp=timestamp, matched_secret_index=index)
 
     return verifier
@@ -413,9 +415,9 @@ def _verify_standard_webhooks(request, candidates):
     versioned = [entry.partition(",") for entry in value.split()]
     signatures = [_try(_decode_b64, sig, _DIGEST_SIZE) for version, sep, sig in versioned if sep and version == "v1"]
     _require_signatures(signatures, [version for version, sep, _sig in versioned if sep], request.header)
-    timestamp = _fresh(int(raw_ts), request)
     signed = f"{msg_id}.{raw_ts}.".encode() + request.body
     index = _match(keys, lambda key: hmac.new(key, signed, hashlib.sha256).digest(), signatures)
+    timestamp = _fresh(int(raw_ts), request)  # after the signature, as above
     return Verified(scheme=STANDARD_WEBHOOKS, message_id=msg_id, timestamp=timestamp, matched_secret_index=index)
 
 
@@ -428,12 +430,12 @@ def _verify_shipengine(request, jwks):
     raw_ts = _header(request, _SE_TIMESTAMP)
     sent_at = _parse_iso_8601(raw_ts)
     signature = _decode_b64(value)
-    timestamp = _fresh(sent_at.timestamp(), request)
     public_key = _public_key_for(keys, key_id)
     try:
         public_key.verify(signature, f"{raw_ts}.".encode() + request.body, padding.PKCS1v15(), hashes.SHA256())
     except (InvalidSignature, ValueError):
         raise SignatureError("bad_signature", "RSA signature does not match") from None
+    timestamp = _fresh(sent_at.timestamp(), request)  # after the signature, as above
     return Verified(scheme=SHIPENGINE, timestamp=timestamp)
 
 

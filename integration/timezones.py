@@ -438,6 +438,10 @@ def parse_datetime(value):
     if not match:
         raise ValueError(f"not an ISO 8601 date or date-time: {value!r}")
     day = date.fromisoformat(match["date"])
+    if not 2 <= day.year <= 9998:
+        # Year 1 and 9999 cannot be moved to another zone (OverflowError), and no
+        # shipment moves then: partners write such dates as placeholders for "none".
+        raise ValueError(f"date out of range: {value!r}")
     if match["hour"] is None:
         return datetime.combine(day, time()), False
     fraction = (match["fraction"] or "0")[:6].ljust(6, "0")

@@ -31,16 +31,19 @@ from urllib.parse import urlsplit
 
 import requests
 
+from .netguard import AddressPolicy, BlockedDestination
+from .redaction import REDACTED, redact_headers
+
 _logger = logging.getLogger(__name__)
 
 #: Methods that may be repeated without changing the outcome (RFC 9110 §9.2.2).
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 #: Answers worth another try: the partner is overloaded or briefly broken.
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: Headers of our own configuration that may show in logs as they are.
+NON_SECRET_CONFIG_HEADERS = ("accept", "user-agent", "aftership-api-version", "content-type")
 #: Header names whose values are credentials even when passed as ordinary headers.
 SENSITIVE_HEADER_WORDS = ("authorization", "token", "key", "secret", "cookie", "signature", "password")
-REDACTED = "***"
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 _EXCERPT_CHARS = 300
 
 
@@ -136,27 +139,13 @@ def is_sensitive_header(name):
     return any(word in lowered for word in SENSITIVE_HEADER_WORDS)
 
 
-def redact_headers(headers, secret_names=()):
-    """Copy of ``headers`` safe to log or store: credential values replaced by ``***``.
-
-    :param dict headers: header name → value.
-    :param secret_names: names to redact in addition to those that look sensitive.
-    :rtype: dict
-    """
-    secret = {name.lower() for name in secret_names}
-    return {
-        name: REDACTED if name.lower() in secret or is_sensitive_header(name) else value
-        for name, value in (headers or {}).items()
-    }
-
-
 @dataclass(frozen=True)
 class TransportConfig:
     """Settings of one connector's HTTP client.
 
-    :ivar base_url: partner API root, e.g. ``https://api.aftership.com``. Plain
-        ``http`` is refused except on loopback (the fake partner of the tests), because
-        the API key would travel in clear.
+    :ivar base_url: partner API root, e.g. ``https://api.aftership.com``. It must be
+        allowed by ``address_policy``: https to a public address, or a host an
+        administrator allowed explicitly (which may also use plain http).
     :ivar connect_timeout: seconds to establish the connection.
     :ivar read_timeout: seconds to wait for each chunk of the answer.
     :ivar max_retries: extra attempts after the first one, for idempotent calls only.
@@ -171,6 +160,8 @@ class TransportConfig:
     :ivar headers: headers sent with every call (``Accept``, API version…).
     :ivar auth_headers: credential headers; their values never leave this object
         except on the wire.
+    :ivar address_policy: :class:`~integration.netguard.AddressPolicy` applied to the
+        base URL and to every connection; the default allows public https only.
     """
 
     base_url: str
@@ -186,15 +177,18 @@ class TransportConfig:
     breaker_cooldown: float = 60.0
     headers: dict = field(default_factory=dict)
     auth_headers: dict = field(default_factory=dict, repr=False)
+    address_policy: AddressPolicy = field(default_factory=AddressPolicy, repr=False, compare=False)
 
     def __post_init__(self):
         parts = urlsplit(self.base_url or "")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise TransportConfigError(f"base URL must be an absolute http(s) URL, got {self._safe_url()!r}")
-        if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
-            raise TransportConfigError(f"refusing plain http to {parts.hostname}: credentials would travel in clear")
         if parts.username or parts.password:
             raise TransportConfigError("put credentials in auth headers, not in the base URL")
+        try:
+            self.address_policy.check_url(self.base_url)
+        except BlockedDestination as exc:
+            raise TransportConfigError(f"refusing to call {self._safe_url()}: {exc}") from None
         if self.connect_timeout <= 0 or self.read_timeout <= 0:
             raise TransportConfigError("timeouts must be positive")
         if self.max_retries < 0 or self.burst < 1 or self.breaker_threshold < 1:
@@ -212,7 +206,7 @@ class TransportConfig:
             f"read_timeout={self.read_timeout}, max_retries={self.max_retries}, "
             f"rate_per_second={self.rate_per_second}, burst={self.burst}, "
             f"breaker_threshold={self.breaker_threshold}, breaker_cooldown={self.breaker_cooldown}, "
-            f"headers={redact_headers(self.headers)}, auth_headers={{{auth}}})"
+            f"headers={redact_headers(self.headers, keep=NON_SECRET_CONFIG_HEADERS)}, auth_headers={{{auth}}})"
         )
 
     __str__ = __repr__
@@ -560,7 +554,8 @@ class Transport:
         self._clock = clock
         self._sleep = sleep
         self._rand = rand
-        self.session = session or requests.Session()
+        # Every connection is checked against the address policy, also after DNS.
+        self.session = config.address_policy.guard(session or requests.Session())
         # Fixed on the session too, so that nothing built on it can switch TLS checks off.
         self.session.verify = True
         self.session.headers.update(config.headers)
@@ -643,6 +638,11 @@ class Transport:
             except requests.RequestException as exc:
                 self.breaker.record_failure()
                 error = TransportConnectionError(f"{label}: {type(exc).__name__}: {self._scrub(str(exc))}")
+            except BlockedDestination as exc:
+                # The name now resolves to an internal address: a configuration problem,
+                # not an outage of the partner.
+                self.breaker.release()
+                raise TransportConfigError(f"{label}: {exc}") from None
             except BaseException:
                 self.breaker.release()
                 raise

@@ -15,6 +15,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from ..integration import polling, secretbox, signatures
+from ..integration.netguard import AddressPolicy, BlockedDestination
 from ..integration.adapters import WEBHOOK_TYPES, AdapterContext, ParseError, get_adapter
 from ..integration.transport import (
     CircuitBreaker,
@@ -50,6 +51,7 @@ SIGNATURE_SCHEMES = [
     ("none", "None (only while not live)"),
 ]
 WEBHOOK_ROUTE = "/shipment_visibility/webhook/"
+OUTBOUND_ALLOWED_HOSTS_PARAM = "shipment_visibility.outbound_allowed_hosts"
 ADMIN_GROUP = "shipment_visibility.group_shipment_integration_admin"
 # Secret columns: encrypted Fernet tokens, never exported, only for integration admins.
 ENCRYPTED_FIELDS = ("webhook_secret_encrypted", "webhook_previous_secret_encrypted", "api_key_encrypted")
@@ -804,6 +806,39 @@ class ShipmentConnector(models.Model):
                 raise ValidationError(_("Maximum age, polling interval, timeout, breaker threshold and "
                                         "cool-down must be at least 1."))
 
+    @api.model
+    def _outbound_policy(self):
+        """Where this server may send requests (see :mod:`integration.netguard`).
+
+        Public https addresses, plus the hosts an administrator allowed in the settings
+        (system parameter ``shipment_visibility.outbound_allowed_hosts``), e.g. a
+        partner's server on the company network.
+        """
+        # A system setting, read for whoever triggers a call (a poll, a test send).
+        text = self.env["ir.config_parameter"].sudo().get_param(OUTBOUND_ALLOWED_HOSTS_PARAM, "")
+        try:
+            return AddressPolicy.from_text(text)
+        except ValueError as exc:
+            _logger.warning("ignoring the outbound allowlist, it is invalid: %s", exc)
+            return AddressPolicy()
+
+    @api.constrains("api_base_url", "poll_url_template", "poll_batch_url_template")
+    def _check_outbound_urls(self):
+        policy = self._outbound_policy()
+        for connector in self:
+            if connector.api_base_url:
+                try:
+                    policy.check_url(connector.api_base_url.strip())
+                except BlockedDestination as exc:
+                    raise ValidationError(_("API base URL refused: %s", exc)) from None
+            for template in (connector.poll_url_template, connector.poll_batch_url_template):
+                # Templates are paths below the base URL ({base} stands for it): an absolute
+                # URL here would send the API key to a host nobody checked.
+                if template and "://" in template.replace("{base}", ""):
+                    raise ValidationError(_(
+                        "URL template %s must be a path below the API base URL (start it with / or {base}), "
+                        "not a URL of its own.", template))
+
     @api.constrains("inbound_folder")
     def _check_inbound_folder(self):
         for connector in self:
@@ -881,6 +916,7 @@ class ShipmentConnector(models.Model):
                 breaker_cooldown=self.breaker_cooldown_seconds,
                 headers=dict(polling.DEFAULT_HEADERS),
                 auth_headers=auth,
+                address_policy=self._outbound_policy(),
             )
         except TransportConfigError as exc:
             raise UserError(_("Connector %(name)s cannot be polled: %(reason)s", name=self.name, reason=exc)) \
@@ -1158,7 +1194,7 @@ class ShipmentConnector(models.Model):
             except UnicodeDecodeError:
                 return 0, problem
             if created:
-                Inbox.browse(message_id)._set_failed(problem)
+                Inbox.browse(message_id)._set_state("failed", problem)
             return int(created), problem
         bodies = [body]
         if self.connector_type == polling.GENERIC and (self.poll_batch_items_path or self.poll_batch_url_template):
@@ -1259,7 +1295,7 @@ class ShipmentConnector(models.Model):
                 if not created:
                     counts["duplicates"] += 1
                 elif chunk.error is not None:
-                    Inbox.browse(message_id)._set_failed(self._file_error(chunk))
+                    Inbox.browse(message_id)._set_state("failed", self._file_error(chunk))
                     counts["failed"] += 1
                 else:
                     counts["imported"] += 1

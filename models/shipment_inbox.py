@@ -9,14 +9,19 @@ import uuid
 from collections import defaultdict
 from datetime import timedelta
 
+import psycopg2.errors
 import psycopg2.extensions
 
 from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo.exceptions import AccessError, UserError
 from odoo.modules.registry import Registry
 from odoo.tools import SQL
 
-from ..integration.adapters import ParseError, get_adapter
-from ..integration.events import EventError
+from ..integration import payload
+from ..integration.adapters import get_adapter
+from ..integration.errors import is_retryable
+from ..integration.redaction import redact_headers
+from ..integration.storable import error_text, storable_text
 
 _logger = logging.getLogger(__name__)
 
@@ -35,10 +40,6 @@ SOURCES = [
     ("manual", "Manual entry"),
     ("api", "API"),
 ]
-# Header names whose values prove identity: stored as a marker, never as a value.
-SENSITIVE_HEADER_PARTS = ("authorization", "cookie", "signature", "hmac", "token", "secret", "key", "sign",
-                          "password", "auth")
-REDACTED = "[redacted]"
 DEFAULT_BATCH_SIZE = 200
 DEFAULT_LEASE_SECONDS = 120
 DEFAULT_MAX_ATTEMPTS = 8
@@ -47,20 +48,20 @@ DEFAULT_MAX_ATTEMPTS = 8
 RUN_TIME_BUDGET_SECONDS = 8
 # Marks a transaction that already asked for a processor wake-up after its commit.
 WAKE_KEY = "shipment_visibility.wake_processor"
-
-
-def redact_headers(headers):
-    """Headers as stored on a message: identity-bearing values replaced by a marker.
-
-    NUL characters, which PostgreSQL cannot store in text or jsonb, become U+FFFD.
-    """
-    redacted = {}
-    for name, value in headers.items():
-        lowered = name.lower()
-        value = REDACTED if any(part in lowered for part in SENSITIVE_HEADER_PARTS) else value
-        redacted[name.replace("\x00", "\ufffd")] = value.replace("\x00", "\ufffd") if isinstance(value, str) \
-            else value
-    return redacted
+# Every state a message may move to, from each state. Claims and completions run as SQL
+# for speed, through the same table (see ShipmentInbox._set_state).
+TRANSITIONS = {
+    # pending → pending: due now instead of after its back-off ("Process now")
+    # pending → failed: a file part refused at intake, before any processing
+    "pending": {"processing", "ignored", "pending", "failed"},
+    "processing": {"done", "failed", "pending", "dead"},
+    "done": {"pending"},
+    "failed": {"pending", "ignored"},
+    "dead": {"pending", "ignored"},
+    "ignored": {"pending"},
+}
+# Serialization failures of a claim racing another worker: retried at once, quietly.
+CLAIM_RETRIES = 3
 
 
 def _storable_text(body):
@@ -77,7 +78,9 @@ def _storable_text(body):
 
 
 def _storable_external_id(external_id):
-    return (external_id or "").replace("\x00", "").strip()[:255] or None
+    if not isinstance(external_id, (str, int)) or isinstance(external_id, bool):
+        return None
+    return storable_text(str(external_id)).strip()[:255] or None
 
 
 def _is_testing():
@@ -148,8 +151,10 @@ class ShipmentInbox(models.Model):
     _description = "Inbound Shipment Message"
     _order = "received_at desc, id desc"
     _rec_name = "display_label"
+    _check_company_auto = True
 
-    connector_id = fields.Many2one("shipment.connector", required=True, index=True, ondelete="restrict")
+    connector_id = fields.Many2one("shipment.connector", required=True, index=True, ondelete="restrict",
+                                   check_company=True)
     company_id = fields.Many2one(related="connector_id.company_id", store=True, index=True)
     source = fields.Selection(SOURCES, required=True, default="webhook")
     received_at = fields.Datetime(required=True, default=fields.Datetime.now, index=True)
@@ -177,6 +182,23 @@ class ShipmentInbox(models.Model):
         compute="_compute_has_unmatched", search="_search_has_unmatched")
     display_label = fields.Char(compute="_compute_display_label")
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._check_system_write()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._check_system_write()
+        return super().write(vals)
+
+    def _check_system_write(self):
+        # A message is a record of what a partner sent and of what became of it: intake
+        # (routes, polling, files) and the processor write it, as the system. People act
+        # on it through the actions below, which check their access first; a direct write
+        # could move a message to another company's connector, or fake its state.
+        if not self.env.su:
+            raise AccessError(_("Inbox messages are changed through their actions (Retry, Ignore, Replay) only."))
+
     def init(self):
         cr = self.env.cr
         # Dedup keys: the partner's message id when it has one, the body itself always.
@@ -202,8 +224,8 @@ class ShipmentInbox(models.Model):
     def _compute_body_pretty(self):
         for message in self:
             try:
-                message.body_pretty = json.dumps(json.loads(message.body), indent=2, ensure_ascii=False)
-            except (TypeError, ValueError):
+                message.body_pretty = json.dumps(payload.loads(message.body or ""), indent=2, ensure_ascii=False)
+            except payload.PayloadError:
                 message.body_pretty = message.body
             message.headers_pretty = "\n".join(f"{k}: {v}" for k, v in (message.headers or {}).items())
 
@@ -261,7 +283,8 @@ class ShipmentInbox(models.Model):
             """,
             connector=connector.id, company=company_id or connector.company_id.id, source=source,
             external_id=external_id,
-            body=text, digest=digest, size=len(body), headers=json.dumps(redact_headers(headers or {})),
+            body=text, digest=digest, size=len(body), headers=json.dumps(redact_headers(
+                headers or {}, keep=[get_adapter(connector.connector_type).message_id_header or ""])),
             correlation=correlation_id, file_name=file_name, uid=self.env.uid or None,
         ))
         if row:
@@ -381,7 +404,10 @@ class ShipmentInbox(models.Model):
     def _cron_process_inbox(self):
         """Process pending messages in batches until none is left or the time budget is spent.
 
-        Any number of cron workers may run this at once: each claims its own rows.
+        Any number of cron workers may run this at once: each claims its own rows. A batch
+        that fails in a way no message could be blamed for (a bug in a policy, a value
+        the database refuses while finishing) never stops the run: its messages are
+        failed or rescheduled, and the next batch goes on.
         """
         batch_size = self._param("inbox_batch_size", DEFAULT_BATCH_SIZE)
         started = time.monotonic()
@@ -392,7 +418,14 @@ class ShipmentInbox(models.Model):
             if not claimed:
                 drained = True
                 break
-            claimed._process_batch()
+            try:
+                with self.env.cr.savepoint():
+                    claimed._process_batch()
+            except Exception as exc:  # a crash of the batch itself: sorted out per message below
+                _logger.exception("inbox batch of %d messages crashed; failing them one by one [%s]",
+                                  len(claimed), ",".join(claimed.mapped("correlation_id"))[:300])
+                self.env.invalidate_all()
+                claimed._fail_unfinished(exc)
             done += len(claimed)
             # Committed with each batch: should the worker die, Odoo sees partial progress.
             self.env["ir.cron"]._notify_progress(done=done, remaining=1)
@@ -422,14 +455,62 @@ class ShipmentInbox(models.Model):
 
         ``FOR NO KEY UPDATE SKIP LOCKED`` lets concurrent workers take disjoint rows; the
         lease is committed at once, so a worker killed mid-batch only delays its messages
-        until the lease expires and another worker takes them over.
+        until the lease expires and another worker takes them over. A message whose
+        lease expired after its last allowed attempt goes to ``dead`` instead: whatever
+        kills the worker processing it would kill the next one too.
+
+        Two workers (or a worker and a manual run) racing for the same rows may get a
+        serialization failure: the claim is retried quietly, and gives up empty-handed
+        rather than failing the caller.
         """
+        for attempt in range(CLAIM_RETRIES):
+            try:
+                with self.env.cr.savepoint(flush=False):
+                    claimed = self._claim_once(limit)
+                break
+            except psycopg2.errors.SerializationFailure:
+                self.env.invalidate_all()
+                if attempt == CLAIM_RETRIES - 1:
+                    _logger.info("inbox claim lost %d races to other workers; trying again at the next run",
+                                 CLAIM_RETRIES)
+                    return self.browse()
+                time.sleep(random.uniform(0.01, 0.05))
+        if claimed and not _is_testing():
+            self.env.cr.commit()
+        return claimed
+
+    def _claim_once(self, limit):
         lease = self._param("inbox_lease_seconds", DEFAULT_LEASE_SECONDS)
-        # The query below names no field: pending ORM writes (a retry or a replay in this
-        # transaction) must reach the table before it picks the due rows. Due-ness is judged
-        # on the statement's clock, not on now() (the transaction start), which can lie
-        # before a next_attempt_at written by this same transaction.
+        max_attempts = self._param("inbox_max_attempts", DEFAULT_MAX_ATTEMPTS)
+        # The queries below name no field: pending ORM writes (a retry or a replay in this
+        # transaction) must reach the table before they pick the due rows. Due-ness is
+        # judged on the statement's clock, not on now() (the transaction start), which can
+        # lie before a next_attempt_at written by this same transaction.
         self.flush_model()
+        exhausted = self.env.execute_query(SQL(
+            """
+            WITH exhausted AS (
+                SELECT id FROM shipment_inbox
+                 WHERE state = 'processing' AND lease_until < statement_timestamp() at time zone 'utc'
+                   AND attempts >= %(max)s
+                 ORDER BY lease_until, id
+                 LIMIT %(limit)s
+                 FOR NO KEY UPDATE SKIP LOCKED
+            )
+            UPDATE shipment_inbox message
+               SET state = 'dead', lease_until = NULL, processed_at = now() at time zone 'utc',
+                   last_error = %(error)s || COALESCE(E'\\n' || message.last_error, '')
+              FROM exhausted
+             WHERE message.id = exhausted.id
+            RETURNING message.id
+            """,
+            limit=limit, max=max_attempts,
+            error=f"Its lease expired after attempt {max_attempts}: the worker processing it stopped "
+                  f"each time (killed, out of memory or over its time limit).",
+        ))
+        if exhausted:
+            _logger.warning("inbox messages %s dead: every worker processing them stopped", [r[0] for r in exhausted])
+            self.browse([row[0] for row in exhausted])._notify_dead_letters()
         rows = self.env.execute_query(SQL(
             """
             WITH expired AS (
@@ -459,21 +540,19 @@ class ShipmentInbox(models.Model):
             """,
             limit=limit, lease=lease,
         ))
-        self.invalidate_model(["state", "attempts", "lease_until"])
-        claimed = self.browse(sorted(row[0] for row in rows))
-        if claimed and not _is_testing():
-            self.env.cr.commit()
-        return claimed
+        self.invalidate_model(["state", "attempts", "lease_until", "last_error", "processed_at"])
+        return self.browse(sorted(row[0] for row in rows))
 
     def _process_batch(self):
-        """Parse every claimed message, store the batch in one go, then derive states once.
+        """Parse every claimed message, store the batch in one go, then act on it once.
 
-        Parsing is pure Python and fails message by message. Storing takes one savepoint
-        for the whole batch: shipments matched per connector in one query, events in one
+        Parsing is pure Python and fails message by message. Storing and finishing (the
+        derived state of the shipments, the business policies) take one savepoint for
+        the whole batch: shipments matched per connector in one query, events in one
         ``INSERT``, messages marked done in one ``UPDATE``. When that savepoint fails (two
-        workers creating the same new shipment, a value PostgreSQL refuses), the batch is
-        stored again message by message, each in its own savepoint, so that a bad message
-        only fails itself.
+        workers creating the same new shipment, a value PostgreSQL refuses, a policy
+        that breaks on one shipment), the batch is stored and finished again message by
+        message, each in its own savepoint, so that a bad message only fails itself.
         """
         max_attempts = self._param("inbox_max_attempts", DEFAULT_MAX_ATTEMPTS)
         # The processor acts for the system on behalf of every company's connectors. Field
@@ -481,29 +560,34 @@ class ShipmentInbox(models.Model):
         # timeline already shows each estimate, and policies post what matters.
         messages = self.sudo().with_context(mail_notrack=True)
         parsed, dead = messages._parse_all(max_attempts)
-        created_events = self.env["shipment.event"]
         if parsed:
             try:
                 with self.env.cr.savepoint():
-                    created_events = messages.browse(list(parsed))._store_parsed(parsed)
+                    messages.browse(list(parsed))._store_and_finish(parsed)
             except Exception as exc:  # any failure: redo it message by message
                 _logger.info("inbox batch of %d messages stored one by one after %s", len(parsed),
                              exc.__class__.__name__)
+                self.env.invalidate_all()
                 for message in messages.browse(list(parsed)):
                     try:
                         with self.env.cr.savepoint():
-                            created_events |= message._store_parsed(parsed)
+                            message._store_and_finish(parsed)
                     except Exception as message_exc:  # sorted out by _handle_failure
+                        self.env.invalidate_all()
                         dead |= message._handle_failure(message_exc, max_attempts)
-        # Derived state (shipment, delivery order, SLA) is recomputed once per shipment
-        # for the whole batch, not once per message.
-        # The recompute runs in the environment that flushes: it must be the untracked one.
-        created_events._notify_created()
-        messages.env.flush_all()
-        # Business policies act on what the batch changed, after the events are stored.
-        messages.env["shipment.workflow"]._run(created_events.shipment_id)
         if dead:
             dead._notify_dead_letters()
+
+    def _store_and_finish(self, parsed):
+        """Store these messages' events, then derive the touched shipments' state and run
+        the business policies on them, once."""
+        created_events = self._store_parsed(parsed)
+        # The recompute runs in the environment that flushes: it must be the untracked one.
+        created_events._notify_created()
+        self.env.flush_all()
+        # Business policies act on what the batch changed, after the events are stored.
+        self.env["shipment.workflow"]._run(created_events.shipment_id)
+        self.env.flush_all()
 
     def _parse_all(self, max_attempts):
         """Run each message through its connector's adapter (pure Python, no database).
@@ -526,21 +610,41 @@ class ShipmentInbox(models.Model):
     def _handle_failure(self, exc, max_attempts):
         """Fail, retry or dead-letter this message after ``exc``.
 
+        A failure of the content (see :func:`integration.errors.is_retryable`) fails at
+        once with its reason and path: every retry would meet it again. A failure of the
+        moment is retried with backoff until the last attempt, then dead-lettered.
+
         :return: the message if it went to ``dead``, else an empty recordset.
         """
         self.ensure_one()
-        if isinstance(exc, (ParseError, EventError, KeyError, ValueError)):
-            # The payload (or its mapping) is wrong: retrying cannot help until an admin
-            # fixes the configuration and replays the message. (ValueError also covers
-            # values PostgreSQL cannot store, such as a NUL in a text.)
-            self._set_failed(str(exc))
+        error = error_text(exc)
+        if not is_retryable(exc):
+            self._set_state("failed", error)
             return self.browse()
-        _logger.warning("inbox message %s failed (attempt %s): %s", self.id, self.attempts, exc.__class__.__name__)
+        error = f"{exc.__class__.__name__}: {error}"
+        _logger.warning("inbox message %s failed (attempt %s): %s [%s]", self.id, self.attempts,
+                        exc.__class__.__name__, self.correlation_id)
         if self.attempts >= max_attempts:
-            self._set_dead(f"{exc.__class__.__name__}: {exc}")
+            self._set_state("dead", error)
             return self
-        self._schedule_retry(f"{exc.__class__.__name__}: {exc}")
+        self._schedule_retry(error)
         return self.browse()
+
+    def _fail_unfinished(self, exc):
+        """Last resort after a batch crashed outside any message's savepoint.
+
+        Each message of the batch still ``processing`` is failed (content) or
+        rescheduled (moment) on its own, with the crash as its error. Runs in plain SQL,
+        which needs nothing of the ORM state the crash may have left behind.
+        """
+        max_attempts = self._param("inbox_max_attempts", DEFAULT_MAX_ATTEMPTS)
+        unfinished = self.browse([row[0] for row in self.env.execute_query(SQL(
+            "SELECT id FROM shipment_inbox WHERE id = ANY(%s) AND state = 'processing'", self.ids))])
+        dead = self.browse()
+        for message in unfinished.sudo():  # the processor acts for every company, as in _process_batch
+            dead |= message._handle_failure(exc, max_attempts)
+        if dead:
+            dead._notify_dead_letters()
 
     def _store_parsed(self, parsed):
         """Store the parsed events of these messages and mark them done.
@@ -578,25 +682,13 @@ class ShipmentInbox(models.Model):
         return Event.browse([event_id for event_id, _row in inserted])
 
     def _mark_done(self, created_per_message, shipments_of):
-        """Set these messages ``done`` with their event counts and shipments, in two statements.
+        """Set these messages ``done`` with their event counts and shipments.
 
         :param dict created_per_message: message id → number of new events.
         :param dict shipments_of: message id → ``shipment.shipment`` records it touched.
         """
-        self.flush_recordset()
-        self.env.execute_query(SQL(
-            """
-            UPDATE shipment_inbox message
-               SET state = 'done', event_count = counts.event_count, processed_at = now() at time zone 'utc',
-                   lease_until = NULL, last_error = NULL,
-                   write_uid = %(uid)s, write_date = now() at time zone 'utc'
-              FROM (VALUES %(counts)s) AS counts (id, event_count)
-             WHERE message.id = counts.id
-            """,
-            uid=self.env.uid,
-            counts=SQL(", ").join(SQL("(%s, %s)", message_id, created_per_message.get(message_id, 0))
-                                  for message_id in self.ids),
-        ))
+        self._set_state("done", counts={message_id: created_per_message.get(message_id, 0)
+                                        for message_id in self.ids})
         relation = self._fields["shipment_ids"]
         self.env.execute_query(SQL(
             "DELETE FROM %s WHERE %s = ANY(%s)",
@@ -608,27 +700,71 @@ class ShipmentInbox(models.Model):
                 SQL.identifier(relation.relation), SQL.identifier(relation.column1),
                 SQL.identifier(relation.column2),
                 SQL(", ").join(SQL("(%s, %s)", message_id, shipment_id) for message_id, shipment_id in pairs)))
-        self.invalidate_recordset(["state", "event_count", "processed_at", "lease_until", "last_error",
-                                   "write_uid", "write_date", "shipment_ids"])
+        self.invalidate_recordset(["shipment_ids"])
 
     # ------------------------------------------------------------------ #
     # STATE CHANGES
     # ------------------------------------------------------------------ #
 
-    def _set_failed(self, error):
-        self.write({"state": "failed", "last_error": error[:2000], "lease_until": False,
-                    "processed_at": fields.Datetime.now()})
+    def _set_state(self, target, error=None, counts=None, next_attempt_at=None, reset_attempts=False):
+        """Move these messages to ``target``: the one way any message changes state.
 
-    def _set_dead(self, error):
-        self.write({"state": "dead", "last_error": error[:2000], "lease_until": False,
-                    "processed_at": fields.Datetime.now()})
+        Only the transitions of :data:`TRANSITIONS` happen; one SQL statement applies them,
+        guarded by the current state in the database, so a message another worker moved
+        meanwhile is left alone. The error text is made storable here, whatever it holds.
+        Claims are the one other writer of ``state`` (:meth:`_claim_once`), from
+        ``pending`` (or an expired ``processing`` lease) to ``processing``.
+
+        :param str target: the new state.
+        :param str error: ``last_error`` to store (``failed``, ``dead``, a retry); cleared
+            by ``done`` and by re-queuing.
+        :param dict counts: for ``done``: message id → number of new events.
+        :param datetime next_attempt_at: for ``pending``: when to try again (default now).
+        :param bool reset_attempts: for ``pending`` by hand: a fresh attempt budget.
+        :return: the messages that moved.
+        """
+        allowed_from = sorted(state for state, targets in TRANSITIONS.items() if target in targets)
+        if target not in TRANSITIONS or not self:
+            return self.browse()
+        values = {
+            "state": SQL("%s", target),
+            "lease_until": SQL("NULL"),
+            "write_uid": SQL("%s", self.env.uid),
+            "write_date": SQL("now() at time zone 'utc'"),
+        }
+        if target in ("done", "failed", "dead", "ignored"):
+            values["processed_at"] = SQL("now() at time zone 'utc'")
+        if target == "done":
+            values["last_error"] = SQL("NULL")
+            values["event_count"] = SQL("COALESCE((%s::jsonb ->> message.id::text)::int, 0)",
+                                        json.dumps({str(k): v for k, v in (counts or {}).items()}))
+        elif target == "pending":
+            values["next_attempt_at"] = SQL("%s", next_attempt_at) if next_attempt_at else \
+                SQL("now() at time zone 'utc'")
+            values["last_error"] = SQL("%s", storable_text(error, 2000)) if error else SQL("NULL")
+            if reset_attempts:
+                values["attempts"] = SQL("0")
+        elif error is not None:
+            values["last_error"] = SQL("%s", storable_text(error, 2000))
+        self.flush_recordset()
+        rows = self.env.execute_query(SQL(
+            "UPDATE shipment_inbox message SET %s WHERE message.id = ANY(%s) AND message.state = ANY(%s) "
+            "RETURNING message.id",
+            SQL(", ").join(SQL("%s = %s", SQL.identifier(name), value) for name, value in values.items()),
+            self.ids, allowed_from))
+        self.invalidate_recordset(["state", "lease_until", "processed_at", "last_error", "event_count",
+                                   "next_attempt_at", "attempts", "write_uid", "write_date"])
+        moved = self.browse([row[0] for row in rows])
+        if len(moved) < len(self):
+            _logger.info("inbox messages %s not moved to %s: no longer in %s", (self - moved).ids, target,
+                         "/".join(allowed_from))
+        return moved
 
     def _schedule_retry(self, error):
         """Back off exponentially with jitter, so a partner outage does not become a retry storm."""
         for message in self:
             delay = min(30 * 2 ** max(message.attempts - 1, 0), 6 * 3600) * random.uniform(0.8, 1.2)
-            message.write({"state": "pending", "last_error": error[:2000], "lease_until": False,
-                           "next_attempt_at": fields.Datetime.now() + timedelta(seconds=delay)})
+            message._set_state("pending", error, next_attempt_at=fields.Datetime.now() + timedelta(seconds=delay))
 
     def _notify_dead_letters(self):
         """One open activity per connector and integration administrator, not one per message."""
@@ -649,15 +785,29 @@ class ShipmentInbox(models.Model):
     # ACTIONS
     # ------------------------------------------------------------------ #
 
+    def _check_actionable(self):
+        """Access to act on these messages, and none of them held by a worker right now."""
+        self.check_access("write")
+        now = fields.Datetime.now()
+        held = self.filtered(lambda m: m.state == "processing" and m.lease_until and m.lease_until > now)
+        if held:
+            raise UserError(_(
+                "%(count)s message(s) are being processed by a worker right now (%(names)s): wait until "
+                "the worker is done, or until its lease expires at %(until)s UTC.",
+                count=len(held), names=", ".join(held[:5].mapped("display_label")),
+                until=fields.Datetime.to_string(max(held.mapped("lease_until")))))
+
     def action_retry(self):
         """Queue again now (failed, dead or ignored messages), with a fresh attempt budget."""
-        self.write({"state": "pending", "attempts": 0, "next_attempt_at": fields.Datetime.now(),
-                    "lease_until": False})
+        self._check_actionable()
+        # Managers act on messages through these actions only: the state is not theirs to write.
+        self.sudo()._set_state("pending", reset_attempts=True)
         self._trigger_processor()
         return True
 
     def action_ignore(self):
-        self.filtered(lambda m: m.state != "done").write({"state": "ignored", "lease_until": False})
+        self._check_actionable()
+        self.sudo()._set_state("ignored")  # as in action_retry
         return True
 
     def action_replay(self):
@@ -669,10 +819,25 @@ class ShipmentInbox(models.Model):
         return self.action_retry()
 
     def action_process_now(self):
-        """Run the processor in this transaction (from the inbox form)."""
-        self.action_retry()
-        self._cron_process_inbox()
-        return True
+        """Queue these messages at once and wake the processor; nothing is committed here.
+
+        The processor runs in a cron worker of its own (right after this request
+        commits), never inside the request of the person who pressed the button.
+        """
+        self._check_actionable()
+        # As in action_retry; a pending message waiting for its back-off becomes due now.
+        self.sudo()._set_state("pending", reset_attempts=True)
+        self._trigger_processor()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Queued"),
+                "message": _("%s message(s) queued: the processor takes them within seconds.", len(self)),
+                "type": "info",
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
 
     @api.autovacuum
     def _gc_done_messages(self):
@@ -680,5 +845,5 @@ class ShipmentInbox(models.Model):
         days = self._param("inbox_retention_days", 90)
         cutoff = fields.Datetime.now() - timedelta(days=days)
         old = self.search([("state", "in", ("done", "ignored")), ("received_at", "<", cutoff)], limit=10000)
-        old.unlink()
+        old.sudo().unlink()  # retention is the system's housekeeping, whoever triggers the vacuum
         return len(old)

@@ -3,6 +3,7 @@
 import copy
 import json
 import random
+import string
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -170,7 +171,8 @@ class TestInboxProcessor(ShipmentCommon):
                               groups="shipment_visibility.group_shipment_integration_admin")
         first = self.message(self.connector, aftership_body("DEAD1"))
         second = self.message(self.connector, aftership_body("DEAD2"))
-        (first | second)._set_dead("gone")
+        (first | second)._set_state("processing")
+        (first | second)._set_state("dead", "gone")
         first._notify_dead_letters()
         second._notify_dead_letters()
         activities = self.env["mail.activity"].search([
@@ -195,33 +197,55 @@ class TestInboxProcessor(ShipmentCommon):
         self.assertFalse(self.env["shipment.shipment"].search([("tracking_number", "=", "NF000123456")]))
         self.assertFalse(self.Inbox._claim(10) & (zone_less | bad_code), "failed messages wait for a human")
 
-    def test_unstorable_text_in_a_payload_fails_without_retries(self):
-        """A JSON-escaped NUL in a scan text cannot be stored: retrying would never help."""
+    def test_nul_and_lone_surrogates_in_partner_text_are_stored_escaped(self):
+        """PostgreSQL refuses NUL and UTF-8 lone surrogates: both are stored as visible escapes."""
         data = json.loads(aftership_body("NULTEXT1"))
         data["msg"]["checkpoints"][0]["message"] = "Delivered\u0000 - Signed"
-        message = self.message(self.connector, dump(data))
-        with mute_logger("odoo.sql_db"):
-            self.Inbox._cron_process_inbox()
-        self.assertEqual((message.state, message.attempts), ("failed", 1), message.last_error)
-        self.assertIn("NUL", message.last_error)
-        self.assertFalse(self.env["shipment.shipment"].search([("tracking_number", "=", "NULTEXT1")]))
+        data["msg"]["checkpoints"][1]["message"] = "Out for \ud800delivery"
+        body = json.dumps(data).encode()  # ASCII escapes, as partners send them
+        message = self.message(self.connector, body)
+        self.Inbox._cron_process_inbox()
+        self.assertEqual((message.state, message.attempts), ("done", 1), message.last_error)
+        descriptions = message.shipment_ids.event_ids.mapped("description")
+        self.assertIn("Delivered\\u0000 - Signed", descriptions)
+        self.assertIn("Out for \\ud800delivery", descriptions)
 
-    def test_unstorable_message_fails_alone_in_its_batch(self):
-        """The batch is stored in one go; when that fails, each message is stored on its own."""
+    def test_poison_error_text_fails_its_message_alone(self):
+        """A 17TRACK error code holding NUL used to make the error itself unstorable, which
+        stalled the batch in ``processing``; the error is now stored escaped."""
+        seventeen = self.env["shipment.connector"].create({"name": "17 poison", "connector_type": "seventeentrack"})
+        poisons = [self.message(seventeen, json.dumps({"code": code}).encode())
+                   for code in ("\u0000", "\ud800", "x\u0000\ud800y")]
+        good = self.message(self.connector, aftership_body("POISONOK1"))
+        self.Inbox._cron_process_inbox()
+        for poison in poisons:
+            self.assertEqual((poison.state, poison.attempts), ("failed", 1), poison.last_error)
+            self.assertIn("17TRACK answered error code", poison.last_error)
+        self.assertIn("\\u0000", poisons[0].last_error)
+        self.assertIn("\\ud800", poisons[1].last_error)
+        self.assertEqual(good.state, "done", good.last_error)
+        self.assertFalse(self.Inbox.search([("state", "=", "processing")]))
+
+    def test_oversized_partner_values_fail_their_message_alone_with_the_path(self):
+        """A tracking number or status code no index can hold is refused in the adapter."""
         before = self.message(self.connector, aftership_body("BATCHOK1"))
-        data = json.loads(aftership_body("BATCHNUL"))
-        data["msg"]["checkpoints"][2]["message"] = "Arrived\u0000 at depot"
-        bad = self.message(self.connector, dump(data))
+        huge = "".join(random.choices(string.ascii_letters, k=5000))
+        data = json.loads(aftership_body("BATCHBIG"))
+        data["msg"]["checkpoints"][2].update(tag=huge, subtag=huge)
+        bad_code = self.message(self.connector, dump(data))
+        bad_number = self.message(self.connector, aftership_body(huge[:3000]))
         after = self.message(self.connector, aftership_body("BATCHOK2"))
-        with mute_logger("odoo.sql_db"):
-            self.Inbox._cron_process_inbox()
-        self.assertEqual((bad.state, bad.attempts), ("failed", 1))
+        self.Inbox._cron_process_inbox()
+        self.assertEqual((bad_code.state, bad_code.attempts), ("failed", 1))
+        self.assertIn("checkpoints[2]", bad_code.last_error)
+        self.assertIn("longer than", bad_code.last_error)
+        self.assertEqual((bad_number.state, bad_number.attempts), ("failed", 1))
+        self.assertIn("longer than", bad_number.last_error)
         for message in before | after:
             self.assertEqual(message.state, "done", message.last_error)
             self.assertEqual(message.event_count, 11)
             self.assertEqual(message.shipment_ids.status, "delivered")
-            self.assertEqual(len(message.shipment_ids.event_ids), 11)
-        self.assertFalse(self.env["shipment.shipment"].search([("tracking_number", "=", "BATCHNUL")]))
+        self.assertFalse(self.env["shipment.shipment"].search([("tracking_number", "=", "BATCHBIG")]))
 
     def test_history_resent_within_one_batch_is_stored_once(self):
         """Two messages of a batch carrying the same scans: each scan once, counted on the first."""

@@ -64,6 +64,8 @@ class TestPolling(TransactionCase):
             generic_credentials=tuple(KEYS["generic_json"].split(":", 1)),
         ).start()
         self.addCleanup(self.fake.stop)
+        # The fake partner listens on loopback: allowed explicitly, as an administrator would.
+        self.env["ir.config_parameter"].sudo().set_param("shipment_visibility.outbound_allowed_hosts", "127.0.0.1")
         self.counter = 0
 
     # -------------------------------------------------------------- set-up

@@ -8,13 +8,21 @@ merchant's promise a *planned* one. The REST answers of ``GET /trackings`` and
 accepted too, for poll reconciliation.
 """
 
-import json
 from datetime import datetime, timezone
 
 from .. import taxonomy
 from ..events import CanonicalEvent, normalize_tracking_number
 from ..timezones import country_code, estimate_window, parse_partner_time, zone_for
-from .base import Adapter, ParseError, ParseResult, append_unique, build_event, load_json, note_unmapped
+from .base import (
+    Adapter,
+    ParseError,
+    ParseResult,
+    append_unique,
+    body_message_id,
+    build_event,
+    load_json,
+    note_unmapped,
+)
 
 #: Subtags of reference table 11.3, then the tags the subtags fall back to (11.5.1).
 DEFAULT_STATUS_MAP = {
@@ -97,12 +105,7 @@ class AfterShipAdapter(Adapter):
 
     def external_id(self, body, headers):
         """The envelope's ``event_id``: AfterShip signs no timestamp, so this is the replay key."""
-        try:
-            data = json.loads(body)
-        except (UnicodeDecodeError, ValueError):
-            return None
-        event_id = data.get("event_id") if isinstance(data, dict) else None
-        return str(event_id) if event_id else None
+        return body_message_id(body, "event_id")
 
     def parse(self, body, context):
         """Parse a webhook envelope or a REST answer holding one or more Tracking objects.

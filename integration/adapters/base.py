@@ -6,11 +6,10 @@ database: the Odoo side passes configuration in an :class:`AdapterContext` and s
 what comes back in a :class:`ParseResult`.
 """
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from .. import taxonomy
+from .. import payload, taxonomy
 from ..events import CanonicalEvent, EventError
 
 
@@ -121,11 +120,35 @@ class Adapter:
 
 
 def load_json(body, path="$"):
-    """Decode a JSON body, turning every decoding problem into a :class:`ParseError`."""
+    """Decode a JSON body within :mod:`integration.payload`'s bounds, turning every
+    decoding problem into a :class:`ParseError`."""
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ParseError(f"body is not valid JSON ({exc})", path) from None
+        return payload.loads(body)
+    except payload.PayloadError as exc:
+        raise ParseError(str(exc), path) from None
+
+
+def body_message_id(body, key, accept=lambda data: True):
+    """A partner's message id read from the top level of a JSON body, for dedup.
+
+    Runs in the webhook request, so it never fails: anything but a plain string or
+    number at ``key`` (nothing, an object, a body that is not bounded JSON) is no id,
+    and the body itself remains the dedup key.
+
+    :param bytes body: the raw body.
+    :param str key: the top-level member holding the id.
+    :param accept: predicate on the decoded body (e.g. "is an Event, not a Tracker").
+    """
+    try:
+        data = payload.loads(body)
+    except payload.PayloadError:
+        return None
+    if not isinstance(data, dict) or not accept(data):
+        return None
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        return None
+    return str(value)
 
 
 def require(mapping, key, path):
@@ -142,7 +165,7 @@ def build_event(path, **values):
     :class:`ParseError` at ``path`` when the partner's values make no valid event."""
     try:
         return CanonicalEvent(**values)
-    except EventError as exc:
+    except (EventError, OverflowError) as exc:
         raise ParseError(str(exc), path) from None
 
 

@@ -6,12 +6,20 @@ answers are accepted too: one Tracker (``GET /v2/trackers/{id}``), a list of the
 the ``{"trackers": […]}`` page of ``GET /v2/trackers``.
 """
 
-import json
 
 from .. import taxonomy
 from ..events import CanonicalEvent, normalize_tracking_number
 from ..timezones import country_code, estimate_window, parse_partner_time, zone_for
-from .base import Adapter, ParseError, ParseResult, append_unique, build_event, load_json, note_unmapped
+from .base import (
+    Adapter,
+    ParseError,
+    ParseResult,
+    append_unique,
+    body_message_id,
+    build_event,
+    load_json,
+    note_unmapped,
+)
 
 # Tracker statuses that say more than any status_detail (rule 11.5.1): the delivered
 # scan typically carries the detail ``arrived_at_destination``. ``pre_transit`` is here
@@ -75,13 +83,7 @@ class EasyPostAdapter(Adapter):
 
     def external_id(self, body, headers):
         """The Event ``id`` (``evt_…``); a bare Tracker is a poll answer and has no message id."""
-        try:
-            data = json.loads(body)
-        except (UnicodeDecodeError, ValueError):
-            return None
-        if isinstance(data, dict) and _is_event(data) and data.get("id"):
-            return str(data["id"])
-        return None
+        return body_message_id(body, "id", accept=_is_event)
 
     def parse(self, body, context):
         """Parse an Event, a Tracker, a list of Trackers or a ``{"trackers": […]}`` page.

@@ -9,6 +9,7 @@ import requests
 from integration import polling
 from integration.adapters import get_adapter
 from integration.adapters.base import AdapterContext
+from integration.netguard import AddressPolicy
 from integration.transport import Transport, TransportConfig, TransportConfigError
 from tools.fake_partner import (
     AFTERSHIP_PREFIX,
@@ -233,6 +234,7 @@ def _add(fake, number, carrier="ups"):
 def _send(fake, connector_type, key, batches, **auth):
     config = TransportConfig(
         fake.base_url,
+        address_policy=AddressPolicy(["127.0.0.1"]),
         read_timeout=5,
         max_retries=0,
         headers=polling.DEFAULT_HEADERS,
