@@ -6,26 +6,11 @@ returns, per batch, the HTTP calls to make (method, path, query, JSON body). The
 side sends them through one :class:`~integration.transport.Transport` and stores each
 answer as an inbox message, so polled data takes the same path as webhooks.
 
-Per partner (reference ``CARRIER_FORMATS.md``):
-
-AfterShip
-    ``GET /tracking/2025-01/trackings?tracking_numbers=a,b,c`` with ``as-api-key``;
-    50 numbers per call by default (configurable up to 200, the list endpoint's
-    largest page, which ``limit`` asks for so that one page holds the whole batch).
-17TRACK
-    ``POST /track/v2.2/register`` then ``POST /track/v2.2/gettrackinfo``, each with a
-    JSON array of at most 40 ``{"number": …}`` and the ``17token`` header. Registering
-    a number twice is answered "already registered" (-18019901) and costs no quota, so
-    every batch is registered before it is queried: no registration state to keep.
-EasyPost
-    one tracker per call, ``GET /v2/trackers/{id}`` with the API key as basic-auth
-    user name. Without a known tracker id, ``POST /v2/trackers`` creates it; creating
-    the same code again returns the existing tracker (reference section 2), so the
-    call is safe to repeat and its answer is the tracker itself.
-Generic REST
-    a URL template below the base URL, ``/track/{number}`` by default, or a batch
-    template with ``{numbers}`` (comma-separated, URL-encoded) whose answer holds the
-    items at a JSON path (:func:`split_items`); credentials in a configurable header.
+What each partner's API asks (endpoints, batch sizes, credentials) is its
+:class:`~integration.partners.PollPlan`, next to its adapter; this module holds what
+they share, and the generic REST plan of our native connectors (a URL template below
+the base URL, ``/track/{number}`` by default, or a batch template with ``{numbers}``
+whose answer holds the items at a JSON path, see :func:`split_items`).
 """
 
 from dataclasses import dataclass, field
@@ -33,32 +18,10 @@ from urllib.parse import quote
 
 import requests
 
+from . import partners
 from .transport import TransportConfigError, basic_auth_header
 
-AFTERSHIP = "aftership"
-SEVENTEENTRACK = "seventeentrack"
-EASYPOST = "easypost"
-GENERIC = "generic_json"
-#: Connector types whose partners can be polled.
-POLL_TYPES = (AFTERSHIP, SEVENTEENTRACK, EASYPOST, GENERIC)
-
-AFTERSHIP_API_VERSION = "2025-01"
-AFTERSHIP_TRACKINGS = f"/tracking/{AFTERSHIP_API_VERSION}/trackings"
-SEVENTEEN_REGISTER = "/track/v2.2/register"
-SEVENTEEN_TRACKINFO = "/track/v2.2/gettrackinfo"
-EASYPOST_TRACKERS = "/v2/trackers"
 GENERIC_URL_TEMPLATE = "/track/{number}"
-
-#: connector type → (default, largest allowed) numbers per call.
-BATCH_LIMITS = {
-    AFTERSHIP: (50, 200),
-    # 17TRACK refuses a 41st number with -18010014 (reference section 4).
-    SEVENTEENTRACK: (40, 40),
-    # A tracker is read by its id: there is no batch read.
-    EASYPOST: (1, 1),
-    # One call per number unless a batch template is configured.
-    GENERIC: (1, 500),
-}
 
 #: What a call is for; only ``query`` answers carry tracking data worth storing.
 QUERY = "query"
@@ -104,6 +67,13 @@ class PollBatch:
     requests: tuple = field(default_factory=tuple)
 
 
+def _plan_of(connector_type):
+    descriptor = partners.find(connector_type)
+    if descriptor is None or descriptor.poll is None:
+        raise TransportConfigError(f"connector type {connector_type!r} cannot be polled")
+    return descriptor.poll
+
+
 def batch_size(connector_type, configured=None):
     """Numbers per call: the configured size within the partner's limit, else its default.
 
@@ -112,13 +82,10 @@ def batch_size(connector_type, configured=None):
     :rtype: int
     :raises TransportConfigError: for a type that cannot be polled.
     """
-    try:
-        default, largest = BATCH_LIMITS[connector_type]
-    except KeyError:
-        raise TransportConfigError(f"connector type {connector_type!r} cannot be polled") from None
+    poll = _plan_of(connector_type)
     if not configured or configured < 1:
-        return default
-    return min(int(configured), largest)
+        return poll.default_batch
+    return min(int(configured), poll.max_batch)
 
 
 def chunked(numbers, size):
@@ -130,67 +97,65 @@ def chunked(numbers, size):
 def plan(connector_type, numbers, *, batch=None, options=None, tracker_ids=None):
     """The batches and calls that poll ``numbers``.
 
-    :param str connector_type: one of :data:`POLL_TYPES`.
+    :param str connector_type: a partner whose descriptor has a poll plan.
     :param numbers: normalised tracking numbers.
     :param int batch: the connector's batch size (see :func:`batch_size`).
-    :param dict options: generic REST settings: ``url_template``, ``batch_url_template``
-        (see the module documentation); ignored by the other types.
+    :param dict options: the connector's poll settings (generic REST: ``url_template``,
+        ``batch_url_template``) and what the Odoo side looked up for this partner.
     :param dict tracker_ids: EasyPost only, tracking number → tracker id already known.
     :rtype: list[PollBatch]
     :raises TransportConfigError: for a type that cannot be polled or a bad template.
     """
-    options = options or {}
-    batch_template = (options.get("batch_url_template") or "").strip()
-    if connector_type == GENERIC and not batch_template:
-        batch = 1
+    poll = _plan_of(connector_type)
+    options = {**(options or {}), "tracker_ids": tracker_ids or {}}
+    if poll.batch_option and not (options.get(poll.batch_option) or "").strip():
+        batch = 1  # one call per number until the connector says how to ask for several
     size = batch_size(connector_type, batch)
-    builder = {
-        AFTERSHIP: _aftership,
-        SEVENTEENTRACK: _seventeentrack,
-        EASYPOST: lambda group: _easypost(group, tracker_ids or {}),
-        GENERIC: lambda group: _generic(group, options),
-    }[connector_type]
-    return [PollBatch(group, tuple(builder(group))) for group in chunked(numbers, size)]
+    return [PollBatch(group, tuple(poll.build(group, options))) for group in chunked(numbers, size)]
 
 
-def _aftership(numbers):
-    # Commas separate the numbers; AfterShip numbers never contain one.
-    params = {"tracking_numbers": ",".join(numbers), "limit": len(numbers)}
-    return [PollRequest("GET", AFTERSHIP_TRACKINGS, params=params, numbers=numbers)]
+def auth_headers(connector_type, api_key, *, header=None, scheme=None):
+    """Credential headers of a partner API.
+
+    :param str connector_type: a partner whose descriptor has a poll plan.
+    :param str api_key: the decrypted key (generic ``basic``: ``user:password``).
+    :param str header: generic REST only, the header name (default ``Authorization``).
+    :param str scheme: generic REST only, ``bearer`` (default for ``Authorization``),
+        ``basic`` or ``raw`` (the key as is; default for any other header).
+    :return: header name → value; empty without a key.
+    :rtype: dict
+    """
+    poll = _plan_of(connector_type)
+    if not api_key:
+        return {}
+    return poll.auth(api_key, header, scheme)
 
 
-def _seventeentrack(numbers):
-    body = [{"number": number} for number in numbers]
-    return [
-        PollRequest("POST", SEVENTEEN_REGISTER, json=body, numbers=numbers, purpose=REGISTER),
-        # A POST that only reads: safe to retry.
-        PollRequest("POST", SEVENTEEN_TRACKINFO, json=body, numbers=numbers),
-    ]
-
-
-def _easypost(numbers, tracker_ids):
-    requests = []
-    for number in numbers:
-        tracker_id = tracker_ids.get(number)
-        if tracker_id:
-            path = f"{EASYPOST_TRACKERS}/{quote(str(tracker_id), safe='')}"
-            requests.append(PollRequest("GET", path, numbers=(number,)))
-        else:
-            body = {"tracker": {"tracking_code": number}}
-            requests.append(PollRequest("POST", EASYPOST_TRACKERS, json=body, numbers=(number,)))
-    return requests
-
-
-def _generic(numbers, options):
+def generic_plan(numbers, options):
+    """The calls of the generic REST plan (native connectors), for one batch."""
     batch_template = (options.get("batch_url_template") or "").strip()
     if batch_template:
         joined = ",".join(quote(number, safe="") for number in numbers)
-        return [PollRequest("GET", _render(batch_template, numbers=joined), numbers=numbers)]
+        return [PollRequest("GET", render_template(batch_template, numbers=joined), numbers=numbers)]
     template = (options.get("url_template") or GENERIC_URL_TEMPLATE).strip()
-    return [PollRequest("GET", _render(template, number=quote(n, safe="")), numbers=(n,)) for n in numbers]
+    return [PollRequest("GET", render_template(template, number=quote(n, safe="")), numbers=(n,)) for n in numbers]
 
 
-def _render(template, **values):
+def generic_auth(api_key, header=None, scheme=None):
+    """Credential header of the generic REST plan: bearer, basic (``user:password``) or raw."""
+    header = (header or "Authorization").strip()
+    scheme = (scheme or ("bearer" if header.lower() == "authorization" else "raw")).lower()
+    if scheme not in AUTH_SCHEMES:
+        raise TransportConfigError(f"unknown authentication scheme {scheme!r}")
+    if scheme == "basic":
+        user, _sep, password = api_key.partition(":")
+        return {header: basic_auth_header(user, password)}
+    if scheme == "bearer":
+        return {header: f"Bearer {api_key}"}
+    return {header: api_key}
+
+
+def render_template(template, **values):
     """A path from a template; a leading ``{base}`` is the connector's base URL, dropped here."""
     if template.startswith("{base}"):
         template = template[len("{base}") :]
@@ -203,40 +168,6 @@ def _render(template, **values):
     if "://" in path or path.startswith("//"):
         raise TransportConfigError("the URL template must be a path below the base URL")
     return path if path.startswith("/") else f"/{path}"
-
-
-def auth_headers(connector_type, api_key, *, header=None, scheme=None):
-    """Credential headers of a partner API.
-
-    :param str connector_type: one of :data:`POLL_TYPES`.
-    :param str api_key: the decrypted key (generic ``basic``: ``user:password``).
-    :param str header: generic REST only, the header name (default ``Authorization``).
-    :param str scheme: generic REST only, ``bearer`` (default for ``Authorization``),
-        ``basic`` or ``raw`` (the key as is; default for any other header).
-    :return: header name → value; empty without a key.
-    :rtype: dict
-    """
-    if not api_key:
-        return {}
-    if connector_type == AFTERSHIP:
-        return {"as-api-key": api_key}
-    if connector_type == SEVENTEENTRACK:
-        return {"17token": api_key}
-    if connector_type == EASYPOST:
-        # EasyPost: the key is the basic-auth user name, with an empty password.
-        return {"Authorization": basic_auth_header(api_key, "")}
-    if connector_type != GENERIC:
-        raise TransportConfigError(f"connector type {connector_type!r} cannot be polled")
-    header = (header or "Authorization").strip()
-    scheme = (scheme or ("bearer" if header.lower() == "authorization" else "raw")).lower()
-    if scheme not in AUTH_SCHEMES:
-        raise TransportConfigError(f"unknown authentication scheme {scheme!r}")
-    if scheme == "basic":
-        user, _sep, password = api_key.partition(":")
-        return {header: basic_auth_header(user, password)}
-    if scheme == "bearer":
-        return {header: f"Bearer {api_key}"}
-    return {header: api_key}
 
 
 def split_items(data, path):

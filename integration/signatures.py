@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 HMAC_SHA256_HEX = "hmac_sha256_hex"
@@ -40,7 +40,6 @@ EASYPOST = "easypost"
 SHIPPO = "shippo"
 SEVENTEENTRACK = "seventeentrack"
 SHIPENGINE = "shipengine"
-DCSA = "dcsa"
 
 SCHEMES = (
     HMAC_SHA256_HEX,
@@ -52,19 +51,7 @@ SCHEMES = (
     SHIPPO,
     SEVENTEENTRACK,
     SHIPENGINE,
-    DCSA,
 )
-
-#: connector_type → the scheme its partner documents (used when a connector's
-#: ``signature_scheme`` is ``adapter``).
-PARTNER_SCHEMES = {
-    "aftership": AFTERSHIP,
-    "easypost": EASYPOST,
-    "shippo": SHIPPO,
-    "seventeentrack": SEVENTEENTRACK,
-    "shipengine": SHIPENGINE,
-    "dcsa": DCSA,
-}
 
 REASONS = frozenset(
     {
@@ -91,7 +78,6 @@ _DEFAULT_HEADERS = {
     SHIPPO: "Shippo-Auth-Signature",
     SEVENTEENTRACK: "sign",
     SHIPENGINE: "x-shipengine-rsa-sha256-signature",
-    DCSA: "Notification-Signature",
 }
 
 _SW_ID = "webhook-id"
@@ -101,7 +87,6 @@ _SE_TIMESTAMP = "x-shipengine-timestamp"
 
 _WHSEC_PREFIX = "whsec_"
 _EASYPOST_PREFIX = "hmac-sha256-hex="
-_DCSA_PREFIX = "sha256="
 
 # Real signature headers are well under 1 KB; the cap keeps hostile input from costing
 # more than a regex pass (several rotation entries still fit easily).
@@ -219,48 +204,37 @@ def verify(scheme, body, headers, secrets, *, header=None, now=None, tolerance=3
     return handler(request, _candidates(secrets))
 
 
-def sign(
-    scheme,
-    body,
-    secret,
-    *,
-    header=None,
-    timestamp=None,
-    message_id=None,
-    private_key_pem=None,
-    key_id=None,
-):
-    """Headers a sender of ``scheme`` would set for ``body``.
+def sign(scheme, body, secret, *, header=None, timestamp=None, message_id=None):
+    """Headers a sender of ``scheme`` would set for ``body``: the example requests of the
+    connector form, our own outgoing webhooks, the carrier simulator.
 
-    :param str scheme: one of :data:`SCHEMES`.
+    :param str scheme: one of :data:`SCHEMES` but ShipEngine, which signs with its own
+        RSA key (``tools/shipengine_signing.py`` plays that part for tests).
     :param bytes body: the exact body that will be sent.
-    :param secret: the shared secret (``str`` or ``bytes``); ignored by ShipEngine.
+    :param secret: the shared secret (``str`` or ``bytes``).
     :param str header: signature header name when not :func:`default_header`.
     :param timestamp: send time (unix seconds or datetime) for timestamped schemes;
-        defaults to now. For ShipEngine a string is sent verbatim.
+        defaults to now.
     :param str message_id: Standard Webhooks ``webhook-id``; a random one by default.
-    :param private_key_pem: ShipEngine only: unencrypted PEM RSA private key.
-    :param str key_id: ShipEngine only: the ``kid`` of that key in the JWKS.
     :return: header name → value.
     :rtype: dict
     :raises SignatureError: ``no_secret`` without a secret, ``unsupported_scheme`` for an
-        unknown scheme.
+        unknown scheme or ShipEngine.
     """
+    if scheme not in _VERIFIERS or scheme == SHIPENGINE:
+        raise SignatureError("unsupported_scheme", f"cannot sign with scheme {str(scheme)[:40]!r}")
     name = header or default_header(scheme)
     body = bytes(body)
-    if scheme == SHIPENGINE:
-        return _sign_shipengine(body, private_key_pem or secret, key_id, timestamp, name)
     if secret is None or secret == "" or secret == b"":
         raise SignatureError("no_secret", "nothing to sign with")
 
-    if scheme in (HMAC_SHA256_HEX, HMAC_SHA256_BASE64, AFTERSHIP, DCSA, EASYPOST):
+    if scheme in (HMAC_SHA256_HEX, HMAC_SHA256_BASE64, AFTERSHIP, EASYPOST):
         key = _nfkd_key(secret) if scheme == EASYPOST else _text_key(secret)
         digest = hmac.new(key, body, hashlib.sha256).digest()
         value = {
             HMAC_SHA256_HEX: digest.hex(),
             HMAC_SHA256_BASE64: _b64(digest),
             AFTERSHIP: _b64(digest),
-            DCSA: _DCSA_PREFIX + digest.hex(),
             EASYPOST: _EASYPOST_PREFIX + digest.hex(),
         }[scheme]
         return {name: value}
@@ -289,24 +263,6 @@ def generate_webhook_secret():
     :rtype: str
     """
     return _WHSEC_PREFIX + _b64(os.urandom(32))
-
-
-def rsa_public_jwk(private_key_pem, key_id):
-    """The JWK a ShipEngine-style sender publishes for its signing key.
-
-    :param private_key_pem: unencrypted PEM RSA private key (``str`` or ``bytes``).
-    :param str key_id: the ``kid`` to publish.
-    :rtype: dict
-    """
-    numbers = _load_rsa_private_key(private_key_pem).public_key().public_numbers()
-    return {
-        "kty": "RSA",
-        "kid": key_id,
-        "use": "sig",
-        "alg": "RS256",
-        "n": _b64url_uint(numbers.n),
-        "e": _b64url_uint(numbers.e),
-    }
 
 
 def ip_allowed(remote_addr, cidrs):
@@ -365,18 +321,6 @@ def _verify_easypost(request, candidates):
     provided = _decode_hex(value[len(_EASYPOST_PREFIX) :])
     index = _match(keys, lambda key: hmac.new(key, request.body, hashlib.sha256).digest(), [provided])
     return Verified(scheme=EASYPOST, matched_secret_index=index)
-
-
-def _verify_dcsa(request, candidates):
-    # Whether DCSA keys the HMAC with the subscription secret's text or with its
-    # base64-decoded bytes is unconfirmed, and publishers differ: accept both.
-    keys = _derive(candidates, _dcsa_keys)
-    value = _header(request, request.header)
-    if value[: len(_DCSA_PREFIX)].lower() != _DCSA_PREFIX:
-        raise SignatureError("malformed_header", f"{request.header} lacks the {_DCSA_PREFIX} prefix")
-    provided = _decode_hex(value[len(_DCSA_PREFIX) :])
-    index = _match(keys, lambda key: hmac.new(key, request.body, hashlib.sha256).digest(), [provided])
-    return Verified(scheme=DCSA, matched_secret_index=index)
 
 
 def _verify_seventeentrack(request, candidates):
@@ -449,7 +393,6 @@ _VERIFIERS = {
     SHIPPO: _verify_timestamped(SHIPPO),
     SEVENTEENTRACK: _verify_seventeentrack,
     SHIPENGINE: _verify_shipengine,
-    DCSA: _verify_dcsa,
 }
 
 
@@ -592,31 +535,6 @@ def _rsa_public_key(n, e):
     return rsa.RSAPublicNumbers(_b64url_uint_decode(e), _b64url_uint_decode(n)).public_key()
 
 
-def _load_rsa_private_key(private_key_pem):
-    if not private_key_pem:
-        raise SignatureError("no_secret", "no RSA private key to sign with")
-    data = private_key_pem.encode() if isinstance(private_key_pem, str) else bytes(private_key_pem)
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise SignatureError("no_secret", "the private key is not an unencrypted PEM key") from None
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise SignatureError("no_secret", "ShipEngine signatures need an RSA key")
-    return key
-
-
-def _sign_shipengine(body, private_key_pem, key_id, timestamp, name):
-    key = _load_rsa_private_key(private_key_pem)
-    if not key_id:
-        raise ValueError("ShipEngine signing needs the key id published in the JWKS")
-    if isinstance(timestamp, str):
-        raw_ts = timestamp
-    else:
-        raw_ts = datetime.fromtimestamp(_sign_time(timestamp), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    signature = key.sign(f"{raw_ts}.".encode() + body, padding.PKCS1v15(), hashes.SHA256())
-    return {name: _b64(signature), _SE_KEY_ID: key_id, _SE_TIMESTAMP: raw_ts}
-
-
 def _sign_time(timestamp):
     if timestamp is None:
         return int(time.time())
@@ -674,18 +592,6 @@ def _whsec_keys(secret):
     return [key] if key is not None else []
 
 
-def _dcsa_keys(secret):
-    keys = [_text_key(secret)]
-    if isinstance(secret, str):
-        try:
-            decoded = base64.b64decode(secret.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            decoded = b""
-        if decoded and decoded not in keys:
-            keys.append(decoded)
-    return keys
-
-
 def _label_stripped(value):
     match = _LABEL.fullmatch(value)
     return match.group(2).strip() if match else value
@@ -720,11 +626,6 @@ def _try(decoder, *args):
 
 def _b64(data):
     return base64.b64encode(data).decode("ascii")
-
-
-def _b64url_uint(number):
-    raw = number.to_bytes((number.bit_length() + 7) // 8 or 1, "big")
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 def _b64url_uint_decode(text):

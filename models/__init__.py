@@ -1,5 +1,10 @@
 # canonical model first: the Odoo-side models below refer to it
 from . import shipment_connector
+from . import shipment_connector_secrets
+from . import shipment_connector_webhook
+from . import shipment_connector_polling
+from . import shipment_connector_files
+from . import shipment_connector_easypost
 from . import shipment_status_map
 from . import shipment_shipment
 from . import shipment_event

@@ -17,7 +17,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.modules.registry import Registry
 from odoo.tools import SQL
 
-from ..integration import payload
+from ..integration import partners, payload
 from ..integration.adapters import get_adapter
 from ..integration.errors import is_retryable
 from ..integration.redaction import redact_headers
@@ -283,8 +283,7 @@ class ShipmentInbox(models.Model):
             """,
             connector=connector.id, company=company_id or connector.company_id.id, source=source,
             external_id=external_id,
-            body=text, digest=digest, size=len(body), headers=json.dumps(redact_headers(
-                headers or {}, keep=[get_adapter(connector.connector_type).message_id_header or ""])),
+            body=text, digest=digest, size=len(body), headers=json.dumps(self._stored_headers(connector, headers)),
             correlation=correlation_id, file_name=file_name, uid=self.env.uid or None,
         ))
         if row:
@@ -299,6 +298,14 @@ class ShipmentInbox(models.Model):
             connector=connector.id, digest=digest, external_id=external_id,
         ))
         return existing[0][0], False, existing[0][1]
+
+    @api.model
+    def _stored_headers(self, connector, headers):
+        """The headers kept with a message: the usual ones, and the partner's documented
+        message-id and timestamp headers; every other value redacted."""
+        descriptor = partners.find(connector.connector_type)
+        keep = [*descriptor.kept_headers, descriptor.message_id_header or ""] if descriptor else []
+        return redact_headers(headers or {}, keep=keep)
 
     @api.model
     def _enqueue_batch(self, connector, messages, source="file"):
@@ -602,7 +609,8 @@ class ShipmentInbox(models.Model):
                 if connector not in contexts:
                     contexts[connector] = connector._adapter_context()
                 adapter = get_adapter(connector.connector_type)
-                parsed[message.id] = adapter.parse(message.body.encode("utf-8"), contexts[connector])
+                context = contexts[connector].for_message(message.headers, message.received_at)
+                parsed[message.id] = adapter.parse(message.body.encode("utf-8"), context)
             except Exception as exc:  # sorted out by _handle_failure
                 dead |= message._handle_failure(exc, max_attempts)
         return parsed, dead

@@ -2,7 +2,6 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..integration import taxonomy
-from .shipment_connector import CONNECTOR_TYPES
 
 
 class ShipmentStatusMap(models.Model):
@@ -18,7 +17,7 @@ class ShipmentStatusMap(models.Model):
     _order = "connector_type, connector_id, raw_code"
     _rec_name = "raw_code"
 
-    connector_type = fields.Selection(CONNECTOR_TYPES, required=True, index=True)
+    connector_type = fields.Selection(selection="_selection_connector_type", required=True, index=True)
     connector_id = fields.Many2one(
         "shipment.connector", index="btree_not_null", ondelete="cascade",
         help="Leave empty for the default of every connector of this type.")
@@ -29,6 +28,11 @@ class ShipmentStatusMap(models.Model):
     reason = fields.Selection(list(taxonomy.REASONS))
     active = fields.Boolean(default=True)
     note = fields.Char()
+
+    @api.model
+    def _selection_connector_type(self):
+        # The connector's own list: partners added by other addons are mapped the same way.
+        return self.env["shipment.connector"]._fields["connector_type"].selection
 
     _sql_constraints = [
         ("code_unique", "unique(connector_type, connector_id, raw_code)",

@@ -20,8 +20,9 @@ from odoo import SUPERUSER_ID, api
 from odoo.tests import HttpCase, TransactionCase
 
 from ..controllers import webhook as webhook_controller
-from ..integration import signatures
-from ..models.shipment_connector import secret_box
+from ..integration import partners, signatures
+from ..models.shipment_connector_secrets import secret_box
+from ..tools import shipengine_signing
 
 FIXTURES = Path(__file__).resolve().parent / "pure" / "fixtures"
 WEBHOOK_PATH = "/shipment_visibility/webhook/"
@@ -79,7 +80,7 @@ def rsa_private_pem(label="main"):
 
 
 def shipengine_jwks(label="main", kid=SHIPENGINE_KID):
-    return json.dumps({"keys": [signatures.rsa_public_jwk(rsa_private_pem(label), kid)]})
+    return json.dumps({"keys": [shipengine_signing.public_jwk(rsa_private_pem(label), kid)]})
 
 
 def sign_for(connector, body, secret=None, rsa_label="main", kid=SHIPENGINE_KID, **kwargs):
@@ -91,8 +92,8 @@ def sign_for(connector, body, secret=None, rsa_label="main", kid=SHIPENGINE_KID,
     connector = connector.sudo()
     scheme = connector._effective_scheme()
     if scheme == signatures.SHIPENGINE:
-        return signatures.sign(scheme, body, None, header=connector.signature_header or None,
-                               private_key_pem=rsa_private_pem(rsa_label), key_id=kid, **kwargs)
+        return shipengine_signing.sign(body, rsa_private_pem(rsa_label), kid, kwargs.get("timestamp"),
+                                       header=connector.signature_header or None)
     if secret is None:
         secret = connector._webhook_secrets()[0]
     return signatures.sign(scheme, body, secret, header=connector.signature_header or None, **kwargs)
@@ -115,7 +116,7 @@ class ConnectorFactory:
             "rate_limit_per_minute": 0,
         }
         scheme = signature_scheme if signature_scheme != "adapter" else (
-            signatures.PARTNER_SCHEMES.get(connector_type, "standard_webhooks"))
+            partners.get(connector_type).signature_scheme or "standard_webhooks")
         if scheme == signatures.SHIPENGINE:
             vals["jwks"] = shipengine_jwks()
         elif scheme == signatures.STANDARD_WEBHOOKS:

@@ -14,7 +14,7 @@ from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 FIXTURES = Path(__file__).resolve().parent / "pure" / "fixtures"
-CONNECTOR_LOGGER = "odoo.addons.shipment_visibility.models.shipment_connector"
+CONNECTOR_LOGGER = "odoo.addons.shipment_visibility.models.shipment_connector_files"
 SEMICOLON_OPTIONS = """{
     "delimiter": ";",
     "date_format": "%d/%m/%Y %H:%M",

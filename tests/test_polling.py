@@ -29,7 +29,7 @@ from ..tools.fake_partner import (
 )
 
 ADMIN_GROUP = "shipment_visibility.group_shipment_integration_admin"
-CONNECTOR_LOGGER = "odoo.addons.shipment_visibility.models.shipment_connector"
+CONNECTOR_LOGGER = "odoo.addons.shipment_visibility.models.shipment_connector_polling"
 EASTERN = timezone(timedelta(hours=-4))
 # Distinct, recognisable keys: wherever one shows up, it leaked.
 KEYS = {
@@ -279,7 +279,8 @@ class TestPolling(TransactionCase):
         calls = len(self.fake.requests)
         # The cool-down is over.
         past = fields.Datetime.now() - timedelta(hours=1)
-        connector.write({"breaker_opened_at": past, "breaker_next_attempt_at": past})
+        connector.write({"breaker_opened_at": past, "breaker_next_attempt_at": past,
+                         "breaker_opened_epoch": past.replace(tzinfo=timezone.utc).timestamp()})
 
         self._poll()
         self.assertEqual(len(self.fake.requests), calls + 1, "one trial call")
@@ -295,7 +296,8 @@ class TestPolling(TransactionCase):
         self._shipments(connector, 2)
         self._open_breaker(connector)
         past = fields.Datetime.now() - timedelta(hours=1)
-        connector.write({"breaker_opened_at": past, "breaker_next_attempt_at": past})
+        connector.write({"breaker_opened_at": past, "breaker_next_attempt_at": past,
+                         "breaker_opened_epoch": past.replace(tzinfo=timezone.utc).timestamp()})
         calls = len(self.fake.requests)
         self.fake.script(AFTERSHIP_PREFIX, status(503))
         with mute_logger(CONNECTOR_LOGGER):

@@ -197,6 +197,13 @@ class TestWebhookHttp(WebhookHttpCase):
 
     def test_non_webhook_connector_types_have_no_webhook(self):
         connector = self._make_connector(self.env, "EDI files", "edi_x12_214", "hmac_sha256_hex")
+        self.assertFalse(connector.sudo().webhook_token, "a file partner gets no webhook URL")
+        self.assertFalse(connector.sudo().webhook_url)
+        # Even with a token (a connector whose type was changed), the route refuses it.
+        self.env.cr.execute("UPDATE shipment_connector SET webhook_token = 'edi-token-0123456789' WHERE id = %s",
+                            [connector.id])
+        connector.invalidate_recordset()
+        self.env.registry.clear_cache()
         body = b'{"edi": true}'
         response = self.post(connector, body, sign_for(connector, body))
         self.assertUnauthorized(response)

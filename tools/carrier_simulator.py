@@ -41,9 +41,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from integration import signatures  # noqa: E402
+from integration import partners, signatures  # noqa: E402
+from tools import shipengine_signing  # noqa: E402
 
-FORMATS = ("aftership", "easypost", "shippo", "seventeentrack", "shipengine", "generic_json")
+#: Partners that push webhooks, as the registry describes them.
+FORMATS = tuple(partners.codes("receives_webhooks"))
 #: Values of the connector's ``signature_scheme`` field.
 CONNECTOR_SCHEMES = (
     "adapter",
@@ -821,7 +823,7 @@ def resolve_scheme(fmt, scheme):
     if scheme == "none":
         return None
     if scheme == "adapter":
-        return signatures.PARTNER_SCHEMES.get(fmt, signatures.STANDARD_WEBHOOKS)
+        return partners.get(fmt).signature_scheme or signatures.STANDARD_WEBHOOKS
     if scheme not in signatures.SCHEMES:
         raise ValueError(f"unknown signature scheme {scheme!r}")
     return scheme
@@ -850,6 +852,10 @@ class Signer:
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         if self.scheme is None:
             return headers
+        if self.scheme == signatures.SHIPENGINE:
+            headers.update(shipengine_signing.sign(update.body, self.private_key_pem, self.key_id, now,
+                                                   header=self.header or None))
+            return headers
         headers.update(
             signatures.sign(
                 self.scheme,
@@ -858,8 +864,6 @@ class Signer:
                 header=self.header or None,
                 timestamp=now,
                 message_id=update.message_id if self.scheme == signatures.STANDARD_WEBHOOKS else None,
-                private_key_pem=self.private_key_pem,
-                key_id=self.key_id,
             )
         )
         return headers
@@ -998,7 +1002,7 @@ def main(argv=None, out=print):
             pem = Path(args.private_key).read_bytes()
         else:
             parser.error("--print-jwks needs --private-key")
-        out(json.dumps({"keys": [signatures.rsa_public_jwk(pem, args.key_id)]}, indent=2))
+        out(json.dumps({"keys": [shipengine_signing.public_jwk(pem, args.key_id)]}, indent=2))
         return 0
 
     if not args.format:

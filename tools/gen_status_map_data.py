@@ -15,7 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from integration.adapters import ADAPTER_MODULES, get_adapter  # noqa: E402
+from integration import partners  # noqa: E402
+from integration.adapters import get_adapter  # noqa: E402
 
 TARGET = ROOT / "data" / "shipment.status.map.csv"
 
@@ -30,7 +31,7 @@ def render():
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["id", "connector_type", "raw_code", "milestone", "reason"])
     seen = set()
-    for connector_type in ADAPTER_MODULES:
+    for connector_type in partners.codes():
         table = get_adapter(connector_type).default_status_map
         for raw_code in sorted(table):
             milestone, reason = table[raw_code]

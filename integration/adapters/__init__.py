@@ -1,33 +1,14 @@
-"""Partner adapters, one module each, found by connector type code."""
+"""Partner adapters, one module each; importing this package registers the built-in
+partners (see :mod:`integration.partners`)."""
 
-import importlib
-
+from .. import partners
+from . import aftership, csv_file, easypost, edi_x12_214, generic_json, seventeentrack, shipengine, shippo
 from .base import Adapter, AdapterContext, ParseError, ParseResult
-
-#: connector_type code → module in this package defining ``ADAPTER``.
-ADAPTER_MODULES = {
-    "generic_json": "generic_json",
-    "aftership": "aftership",
-    "easypost": "easypost",
-    "shippo": "shippo",
-    "seventeentrack": "seventeentrack",
-    "shipengine": "shipengine",
-    "edi_x12_214": "edi_x12_214",
-    "csv": "csv_file",
-}
-
-#: connector types whose partners push messages to our webhook route.
-WEBHOOK_TYPES = frozenset({"generic_json", "aftership", "easypost", "shippo", "seventeentrack", "shipengine"})
 
 
 def get_adapter(code):
-    """The adapter instance for a connector type.
+    """The adapter of a connector type.
 
-    :raises KeyError: with a clear message for a type that has no adapter.
+    :raises KeyError: with a clear message for a type nobody registered.
     """
-    try:
-        module_name = ADAPTER_MODULES[code]
-    except KeyError:
-        raise KeyError(f"no adapter for connector type {code!r}") from None
-    module = importlib.import_module(f"{__name__}.{module_name}")
-    return module.ADAPTER
+    return partners.get(code).adapter

@@ -8,9 +8,10 @@ merchant's promise a *planned* one. The REST answers of ``GET /trackings`` and
 accepted too, for poll reconciliation.
 """
 
+import json
 from datetime import datetime, timezone
 
-from .. import taxonomy
+from .. import partners, polling, taxonomy
 from ..events import CanonicalEvent, normalize_tracking_number
 from ..timezones import country_code, estimate_window, parse_partner_time, zone_for
 from .base import (
@@ -339,3 +340,39 @@ def _iso_time(value, path):
 
 
 ADAPTER = AfterShipAdapter()
+
+
+# -- partner descriptor
+
+API_VERSION = "2025-01"
+TRACKINGS_PATH = f"/tracking/{API_VERSION}/trackings"
+
+
+def _poll_requests(numbers, options):
+    # Commas separate the numbers; AfterShip numbers never contain one. ``limit`` asks
+    # for one page holding the whole batch.
+    params = {"tracking_numbers": ",".join(numbers), "limit": len(numbers)}
+    return [polling.PollRequest("GET", TRACKINGS_PATH, params=params, numbers=numbers)]
+
+
+def _example(now):
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    return json.dumps({
+        "event": "tracking_update", "event_id": "e3b1c4d6-0001-4a2b-9c7d-example00001", "is_tracking_first_tag": False,
+        "ts": int(now.timestamp()),
+        "msg": {"id": "kx1zhy0b9ey0tlv7k1mz3sgy", "tracking_number": "1Z999AA10123456784", "slug": "ups",
+                "tag": "InTransit", "subtag": "InTransit_002", "order_id": "SO042",
+                "checkpoints": [{"checkpoint_time": stamp, "tag": "InTransit", "subtag": "InTransit_002",
+                                 "message": "Departed from facility", "city": "Louisville", "state": "KY",
+                                 "country_region": "USA", "location": "Louisville, KY, USA"}]},
+    }, separators=(",", ":")).encode()
+
+
+DESCRIPTOR = partners.register(partners.PartnerDescriptor(
+    code="aftership", label="AfterShip", adapter=ADAPTER, sequence=20,
+    signature_scheme="aftership",
+    poll=partners.PollPlan(
+        default_batch=50, max_batch=200, build=_poll_requests,
+        auth=lambda api_key, header=None, scheme=None: {"as-api-key": api_key}),
+    example=_example,
+))

@@ -6,7 +6,7 @@ database: the Odoo side passes configuration in an :class:`AdapterContext` and s
 what comes back in a :class:`ParseResult`.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from .. import payload, taxonomy
@@ -37,7 +37,10 @@ class AdapterContext:
     :ivar default_timezone: IANA zone used for zone-less times when the event location
         does not tell (normally the destination's zone).
     :ivar received_at: when the message was received (aware UTC), the fallback issue
-        time of estimates.
+        time of estimates: never the processing clock, so that parsing a message again
+        (a retry, a replay) gives the same events.
+    :ivar headers: the request headers stored with the message (lower-case names): the
+        partner's signed timestamp and message id, never a credential.
     """
 
     carrier: str = ""
@@ -45,6 +48,22 @@ class AdapterContext:
     options: dict = field(default_factory=dict)
     default_timezone: str | None = None
     received_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    headers: dict = field(default_factory=dict)
+
+    def for_message(self, headers=None, received_at=None):
+        """This connector's context for one message: its headers and reception time.
+
+        :param dict headers: the headers stored with the message.
+        :param datetime received_at: when it was received (aware, or naive UTC).
+        """
+        if received_at is not None and received_at.tzinfo is None:
+            received_at = received_at.replace(tzinfo=timezone.utc)
+        return replace(self, headers={str(k).lower(): v for k, v in (headers or {}).items()},
+                       received_at=received_at or self.received_at)
+
+    def header(self, name):
+        """A stored header's value (any letter case), or None."""
+        return self.headers.get(name.lower())
 
 
 @dataclass

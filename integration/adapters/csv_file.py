@@ -29,7 +29,7 @@ import csv
 import io
 from datetime import datetime, time, timezone
 
-from .. import taxonomy
+from .. import partners, taxonomy
 from ..events import EventError, normalize_tracking_number
 from ..timezones import country_code, date_window, get_zone, parse_datetime, zone_for
 from .base import Adapter, AdapterContext, ParseError, ParseResult, build_event
@@ -306,3 +306,8 @@ def _float(text, name, path):
 
 
 ADAPTER = CsvFileAdapter()
+
+
+# -- partner descriptor
+
+DESCRIPTOR = partners.register(partners.PartnerDescriptor(code="csv", label="CSV file", adapter=ADAPTER, sequence=80))

@@ -6,10 +6,13 @@ answers are accepted too: one Tracker (``GET /v2/trackers/{id}``), a list of the
 the ``{"trackers": […]}`` page of ``GET /v2/trackers``.
 """
 
+import json
+from urllib.parse import quote
 
-from .. import taxonomy
+from .. import partners, polling, taxonomy
 from ..events import CanonicalEvent, normalize_tracking_number
 from ..timezones import country_code, estimate_window, parse_partner_time, zone_for
+from ..transport import basic_auth_header
 from .base import (
     Adapter,
     ParseError,
@@ -296,3 +299,50 @@ def _time(value, path):
 
 
 ADAPTER = EasyPostAdapter()
+
+
+# -- partner descriptor
+
+TRACKERS_PATH = "/v2/trackers"
+
+
+def _poll_requests(numbers, options):
+    # A tracker is read by its id; without one, creating the tracker again returns the
+    # existing one (reference section 2), so the POST is safe to repeat.
+    requests = []
+    for number in numbers:
+        tracker_id = (options.get("tracker_ids") or {}).get(number)
+        if tracker_id:
+            path = f"{TRACKERS_PATH}/{quote(str(tracker_id), safe='')}"
+            requests.append(polling.PollRequest("GET", path, numbers=(number,)))
+        else:
+            body = {"tracker": {"tracking_code": number}}
+            requests.append(polling.PollRequest("POST", TRACKERS_PATH, json=body, numbers=(number,)))
+    return requests
+
+
+def _example(now):
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return json.dumps({
+        "object": "Event", "id": "evt_example000001", "mode": "production", "description": "tracker.updated",
+        "created_at": stamp, "updated_at": stamp,
+        "result": {"object": "Tracker", "id": "trk_example000001", "tracking_code": "9400100000000000000000",
+                   "carrier": "USPS", "status": "in_transit", "status_detail": "arrived_at_facility",
+                   "est_delivery_date": None, "updated_at": stamp,
+                   "tracking_details": [{"object": "TrackingDetail", "message": "Arrived at USPS facility",
+                                         "status": "in_transit", "status_detail": "arrived_at_facility",
+                                         "datetime": stamp, "source": "USPS",
+                                         "tracking_location": {"object": "TrackingLocation", "city": "CHICAGO",
+                                                               "state": "IL", "country": "US", "zip": "60601"}}]},
+    }, separators=(",", ":")).encode()
+
+
+DESCRIPTOR = partners.register(partners.PartnerDescriptor(
+    code="easypost", label="EasyPost", adapter=ADAPTER, sequence=30,
+    signature_scheme="easypost",
+    poll=partners.PollPlan(
+        default_batch=1, max_batch=1, build=_poll_requests,
+        # The key is the basic-auth user name, with an empty password.
+        auth=lambda api_key, header=None, scheme=None: {"Authorization": basic_auth_header(api_key, "")}),
+    example=_example,
+))

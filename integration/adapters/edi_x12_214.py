@@ -23,7 +23,7 @@ transaction set, as a 997 acknowledgement would.
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
-from .. import edi_x12, taxonomy
+from .. import edi_x12, partners, taxonomy
 from ..events import CanonicalEvent, EventError, normalize_tracking_number
 from ..timezones import country_code, get_zone, zone_for
 from .base import Adapter, AdapterContext, ParseError, ParseResult
@@ -567,3 +567,9 @@ def _issued_at(base, tx, index):
 
 
 ADAPTER = EdiX12_214Adapter()
+
+
+# -- partner descriptor
+
+DESCRIPTOR = partners.register(partners.PartnerDescriptor(
+    code="edi_x12_214", label="ANSI X12 EDI 214", adapter=ADAPTER, sequence=70))

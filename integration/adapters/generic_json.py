@@ -33,7 +33,7 @@ from pathlib import Path
 from jsonschema import exceptions as schema_exceptions
 from jsonschema import validators
 
-from .. import taxonomy, timezones
+from .. import partners, polling, taxonomy, timezones
 from ..events import normalize_tracking_number
 from .base import Adapter, ParseError, ParseResult, build_event, load_json
 
@@ -365,3 +365,28 @@ def _text(value):
 
 
 ADAPTER = GenericJsonAdapter()
+
+
+# -- partner descriptor
+
+
+def _example(now):
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    return json.dumps({
+        "type": "shipment.tracking.updated", "timestamp": stamp,
+        "data": {"carrier": "example", "tracking_number": "EXAMPLE123", "reference": "WH/OUT/00042",
+                 "events": [{"id": "evt-example-1", "code": "picked_up", "class": "actual", "occurred_at": stamp,
+                             "location": {"city": "Amsterdam", "country": "NL"}}]},
+    }, separators=(",", ":")).encode()
+
+
+DESCRIPTOR = partners.register(partners.PartnerDescriptor(
+    code="generic_json", label="Generic JSON (native format)", adapter=ADAPTER, sequence=10,
+    signature_scheme="standard_webhooks",
+    kept_headers=("webhook-id", "webhook-timestamp"),
+    timestamp_header="webhook-timestamp",
+    poll=partners.PollPlan(
+        default_batch=1, max_batch=500, build=polling.generic_plan, auth=polling.generic_auth,
+        batch_option="batch_url_template"),
+    example=_example,
+))

@@ -7,9 +7,10 @@ provider (first-mile and last-mile carriers each have a timeline, newest first):
 providers are merged, and a scan both report is kept once (same fingerprint).
 """
 
+import json
 from datetime import timezone
 
-from .. import taxonomy
+from .. import partners, polling, taxonomy
 from ..events import CanonicalEvent, EventError, normalize_tracking_number
 from ..timezones import estimate_window, parse_datetime, parse_partner_time, zone_for
 from .base import Adapter, ParseError, ParseResult, build_event, load_json, require
@@ -296,3 +297,45 @@ def _float(value):
 
 
 ADAPTER = SeventeenTrackAdapter()
+
+
+# -- partner descriptor
+
+REGISTER_PATH = "/track/v2.2/register"
+TRACKINFO_PATH = "/track/v2.2/gettrackinfo"
+
+
+def _poll_requests(numbers, options):
+    # Registering a number twice is answered "already registered" (-18019901) and costs
+    # no quota: every batch is registered before it is queried, no state to keep.
+    body = [{"number": number} for number in numbers]
+    return [
+        polling.PollRequest("POST", REGISTER_PATH, json=body, numbers=numbers, purpose=polling.REGISTER),
+        # A POST that only reads: safe to retry.
+        polling.PollRequest("POST", TRACKINFO_PATH, json=body, numbers=numbers),
+    ]
+
+
+def _example(now):
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return json.dumps({
+        "event": "TRACKING_UPDATED",
+        "data": {"number": "RR123456789CN", "carrier": 3011, "tag": "SO042",
+                 "track_info": {
+                     "latest_status": {"status": "InTransit", "sub_status": "InTransit_Arrival"},
+                     "tracking": {"providers": [{"provider": {"key": 3011, "name": "China Post"}, "events": [
+                         {"time_iso": stamp, "time_utc": stamp, "description": "Arrived at sorting center",
+                          "location": "Guangzhou", "stage": "Arrival", "sub_status": "InTransit_Arrival",
+                          "address": {"country": "CN", "city": "Guangzhou"}}]}]}}},
+    }, separators=(",", ":")).encode()
+
+
+DESCRIPTOR = partners.register(partners.PartnerDescriptor(
+    code="seventeentrack", label="17TRACK", adapter=ADAPTER, sequence=50,
+    signature_scheme="seventeentrack",
+    poll=partners.PollPlan(
+        # 17TRACK refuses a 41st number with -18010014 (reference section 4).
+        default_batch=40, max_batch=40, build=_poll_requests,
+        auth=lambda api_key, header=None, scheme=None: {"17token": api_key}),
+    example=_example,
+))

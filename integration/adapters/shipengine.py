@@ -8,7 +8,7 @@ is the carrier's wall clock without offset and only tells the local offset to sh
 
 from datetime import timedelta, timezone
 
-from .. import taxonomy
+from .. import partners, taxonomy
 from ..events import CanonicalEvent, EventError, normalize_tracking_number
 from ..timezones import estimate_window, parse_datetime, parse_partner_time, zone_for
 from .base import Adapter, ParseError, ParseResult, build_event, load_json, require
@@ -289,3 +289,14 @@ def _float(value):
 
 
 ADAPTER = ShipEngineAdapter()
+
+
+# -- partner descriptor
+
+DESCRIPTOR = partners.register(partners.PartnerDescriptor(
+    code="shipengine", label="ShipEngine / ShipStation API", adapter=ADAPTER, sequence=60,
+    # Signed with ShipEngine's own RSA key: no example can be signed on our side.
+    signature_scheme="shipengine",
+    kept_headers=("x-shipengine-timestamp", "x-shipengine-rsa-sha256-key-id"),
+    timestamp_header="x-shipengine-timestamp",
+))

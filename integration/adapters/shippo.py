@@ -11,7 +11,9 @@ turned into an event: it is an estimate issued at an unknown earlier time, and t
 history of ``eta`` values already records every revision as it arrives.
 """
 
-from .. import taxonomy
+import json
+
+from .. import partners, taxonomy
 from ..events import CanonicalEvent, normalize_tracking_number
 from ..timezones import country_code, estimate_window, parse_partner_time, zone_for
 from .base import Adapter, ParseError, ParseResult, build_event, load_json
@@ -219,3 +221,27 @@ class ShippoAdapter(Adapter):
 
 
 ADAPTER = ShippoAdapter()
+
+
+# -- partner descriptor
+
+
+def _example(now):
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return json.dumps({
+        "event": "track_updated", "test": False,
+        "data": {"carrier": "usps", "tracking_number": "9205590164917312751089", "eta": None,
+                 "tracking_status": {"status": "TRANSIT", "status_details": "Arrived at USPS Regional Facility",
+                                     "status_date": stamp,
+                                     "substatus": {"code": "package_arrived", "action_required": False,
+                                                   "text": "Package arrived at a carrier facility"},
+                                     "location": {"city": "Memphis", "state": "TN", "zip": "38118",
+                                                  "country": "US"}},
+                 "tracking_history": []},
+    }, separators=(",", ":")).encode()
+
+
+DESCRIPTOR = partners.register(partners.PartnerDescriptor(
+    code="shippo", label="Shippo", adapter=ADAPTER, sequence=40,
+    signature_scheme="shippo", example=_example,
+))

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from integration import signatures, taxonomy
 from integration.adapters import AdapterContext, get_adapter
 from tools import carrier_simulator as sim
+from tools import shipengine_signing
 
 UTC = timezone.utc
 NOW = datetime(2026, 7, 20, 12, 0, tzinfo=UTC)
@@ -163,7 +164,7 @@ def _signer(fmt, scheme, rsa_pem, header=None):
 
 
 def _verify(signer, body, headers, rsa_pem):
-    jwks = {"keys": [signatures.rsa_public_jwk(rsa_pem, KID)]}
+    jwks = {"keys": [shipengine_signing.public_jwk(rsa_pem, KID)]}
     return signatures.verify(signer.scheme, body, headers, [signer.secret], header=signer.header, jwks=jwks)
 
 

@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from integration import polling
-from integration.adapters import get_adapter
+from integration.adapters import get_adapter, seventeentrack
 from integration.adapters.base import AdapterContext
 from integration.netguard import AddressPolicy
 from integration.transport import Transport, TransportConfig, TransportConfigError
@@ -65,8 +65,8 @@ def test_seventeentrack_45_numbers_make_two_batches_each_registered_then_queried
     assert [len(b.numbers) for b in batches] == [40, 5]
     for batch in batches:
         register, query = batch.requests
-        assert (register.method, register.path, register.purpose) == ("POST", polling.SEVENTEEN_REGISTER, "register")
-        assert (query.method, query.path, query.purpose) == ("POST", polling.SEVENTEEN_TRACKINFO, "query")
+        assert (register.method, register.path, register.purpose) == ("POST", seventeentrack.REGISTER_PATH, "register")
+        assert (query.method, query.path, query.purpose) == ("POST", seventeentrack.TRACKINFO_PATH, "query")
         assert register.json == query.json == [{"number": n} for n in batch.numbers]
         # Both are safe to repeat: re-registering is answered "already registered".
         assert register.idempotent and query.idempotent
