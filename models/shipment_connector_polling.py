@@ -380,7 +380,7 @@ class ShipmentConnector(models.Model):
             ("polling_stopped", "=", False),
             ("create_date", "<", now - timedelta(days=self.poll_max_age_days)),
         ])
-        old.write({"polling_stopped": True})
+        old.sudo().write({"polling_stopped": True})  # processor bookkeeping, also from "Poll now"
         return len(old)
 
     def _poll_once(self, deadline=None, progress=None):
@@ -494,7 +494,7 @@ class ShipmentConnector(models.Model):
                     polled |= polled.browse([i for number in batch.numbers for i in by_number[number]])
             if stop:
                 break
-        polled.write({"last_polled_at": fields.Datetime.now()})
+        polled.sudo().write({"last_polled_at": fields.Datetime.now()})  # as above
         return polled, error, stop
 
     def _wait_for_partner(self, seconds):

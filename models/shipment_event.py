@@ -195,23 +195,6 @@ class ShipmentEvent(models.Model):
         }
 
     @api.model
-    def _create_from_canonical(self, canonical_events, shipments, source, correlation_id=None, extra_values=None,
-                               recompute=True):
-        """Insert the events not yet known on their shipment, idempotently.
-
-        :param dict shipments: tracking number → ``shipment.shipment``.
-        :param bool recompute: derive the touched shipments' state now; the inbox
-            processor passes False and derives once per batch instead.
-        :return: the created records (known facts are skipped).
-        """
-        rows = self._rows_from_canonical(canonical_events, shipments, source, correlation_id=correlation_id,
-                                         extra_values=extra_values)
-        created = self.browse([event_id for event_id, _row in self._insert_rows(rows)])
-        if created and recompute:
-            created._notify_created()
-        return created
-
-    @api.model
     def _rows_from_canonical(self, canonical_events, shipments, source, correlation_id=None, extra_values=None,
                              seen=None):
         """Column values of the events to insert, one row per (shipment, fingerprint).

@@ -177,6 +177,10 @@ class ShipmentInbox(models.Model):
     last_error = fields.Text()
     event_count = fields.Integer(string="New Events")
     shipment_ids = fields.Many2many("shipment.shipment", string="Shipments")
+    target_shipment_id = fields.Many2one(
+        "shipment.shipment", string="For Shipment", index="btree_not_null", ondelete="set null",
+        check_company=True,
+        help="Entries made by people name the shipment they mean: a carrier may reuse a tracking number.")
     has_unmatched = fields.Boolean(
         string="Unmatched", help="At least one of its shipments is not on a delivery order yet.",
         compute="_compute_has_unmatched", search="_search_has_unmatched")
@@ -550,6 +554,21 @@ class ShipmentInbox(models.Model):
         self.invalidate_model(["state", "attempts", "lease_until", "last_error", "processed_at"])
         return self.browse(sorted(row[0] for row in rows))
 
+    def _process_now(self):
+        """Process these pending messages in this transaction (an entry made by a person,
+        who waits for the result): claimed like any batch, then processed by the same code."""
+        rows = self.env.execute_query(SQL(
+            """
+            UPDATE shipment_inbox SET state = 'processing', attempts = attempts + 1,
+                   lease_until = statement_timestamp() at time zone 'utc' + make_interval(secs => %s)
+             WHERE id = ANY(%s) AND state = 'pending'
+            RETURNING id
+            """, self._param("inbox_lease_seconds", DEFAULT_LEASE_SECONDS), self.ids))
+        self.invalidate_recordset(["state", "attempts", "lease_until"])
+        claimed = self.browse([row[0] for row in rows])
+        claimed._process_batch()
+        return claimed
+
     def _process_batch(self):
         """Parse every claimed message, store the batch in one go, then act on it once.
 
@@ -677,6 +696,9 @@ class ShipmentInbox(models.Model):
             result = parsed[message.id]
             numbers = dict.fromkeys([event.tracking_number for event in result.events] + list(result.tracking_numbers))
             mine = {number: shipments[message.connector_id.id, number] for number in numbers}
+            target = message.target_shipment_id
+            if target and target.tracking_number in mine:
+                mine[target.tracking_number] = target
             shipments_of[message.id] = Shipment.browse([shipment.id for shipment in mine.values()])
             rows += Event._rows_from_canonical(
                 result.events, mine, message.source, correlation_id=message.correlation_id,

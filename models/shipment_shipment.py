@@ -3,7 +3,7 @@ from collections import defaultdict
 from datetime import timezone
 
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.tools import SQL
 
 from ..integration import status as status_rules
@@ -14,6 +14,13 @@ from .shipment_event import STATE_INPUT_FIELDS
 _logger = logging.getLogger(__name__)
 
 STATUS_SELECTION = taxonomy.selection(include_pending=True)
+#: Fields only the processor (as the system) writes: derived from the events, or
+#: bookkeeping of polling and of the workflow policies.
+PROCESSOR_FIELDS = frozenset({
+    "status", "event_count", "last_event_id", "last_event_at", "eta", "eta_window_start", "eta_window_end",
+    "shipped_at", "delivered_at", "exception_state", "exception_reason", "is_terminal", "sla_state",
+    "last_polled_at", "polling_stopped", "workflow_eta", "workflow_delivered_done", "workflow_notified",
+})
 
 
 class ShipmentShipment(models.Model):
@@ -215,7 +222,9 @@ class ShipmentShipment(models.Model):
     @api.depends("carrier_id", "tracking_number")
     def _compute_tracking_url(self):
         for shipment in self:
-            template = shipment.carrier_id.tracking_url
+            # The carrier's public tracking page: shipment users need no stock rights to see
+            # it, and delivery methods are readable by stock users only.
+            template = shipment.carrier_id.sudo().tracking_url
             shipment.tracking_url = (
                 template.replace("<shipmenttrackingnumber>", shipment.tracking_number)
                 if template and shipment.tracking_number else False)
@@ -239,10 +248,26 @@ class ShipmentShipment(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        for vals in vals_list:
+            self._check_processor_fields(vals)
         return super().create([self._normalize_vals(dict(vals)) for vals in vals_list])
 
     def write(self, vals):
+        self._check_processor_fields(vals)
         return super().write(self._normalize_vals(dict(vals)))
+
+    @api.model
+    def _check_processor_fields(self, vals):
+        # What a shipment's events say (status, times, ETA, exception) and what the
+        # polling and workflow policies recorded are the processor's to write: a person
+        # changes them by recording an event, which takes the path of every message.
+        if self.env.su:
+            return
+        written = set(vals) & PROCESSOR_FIELDS
+        if written:
+            raise AccessError(_(
+                "%(fields)s follow from the shipment's events: record an event instead of editing them.",
+                fields=", ".join(sorted(self._fields[name].string for name in written))))
 
     # ------------------------------------------------------------------ #
     # ACTIONS
@@ -314,25 +339,6 @@ class ShipmentShipment(models.Model):
         for shipment in self.create(to_create):
             result[shipment.tracking_number] = shipment
         return result
-
-    @api.model
-    def _ingest_canonical_events(self, canonical_events, source, connector=None, company=None,
-                                 correlation_id=None, extra_values=None):
-        """Store canonical events on their shipments, idempotently.
-
-        Every input path (webhook, poll, file, manual entry) ends here: events are
-        matched to shipments by tracking number, inserted unless their fingerprint is
-        already known for that shipment, and each touched shipment's state is derived
-        once, when the ORM flushes the stored computes.
-
-        :param list canonical_events: :class:`integration.events.CanonicalEvent` values.
-        :param str source: ``webhook``, ``poll``, ``file``, ``manual`` or ``api``.
-        :return: the created ``shipment.event`` records.
-        """
-        shipments = self._find_or_create_for_events(
-            [event.tracking_number for event in canonical_events], connector=connector, company=company)
-        return self.env["shipment.event"]._create_from_canonical(
-            canonical_events, shipments, source, correlation_id=correlation_id, extra_values=extra_values)
 
     def _apply_partner_facts(self, shipment_info):
         """Store facts that are not events (proof of delivery) from an adapter's result.

@@ -7,6 +7,27 @@ from ..integration.events import CanonicalEvent
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
 
+def store_events(env, events, source="webhook", connector=None, shipments=None):
+    """Store canonical events as the inbox processor does, without a partner message.
+
+    Tests set up histories this way, with the processor's own steps: shipments matched
+    (or created unmatched) by tracking number, rows inserted unless their fingerprint is
+    known, the touched shipments' state derived once.
+
+    :param dict shipments: tracking number → ``shipment.shipment``, to force the shipment.
+    :return: the created ``shipment.event`` records.
+    """
+    env = env(su=True)
+    Event = env["shipment.event"]
+    if shipments is None:
+        shipments = env["shipment.shipment"]._find_or_create_for_events(
+            [event.tracking_number for event in events], connector=connector)
+    rows = Event._rows_from_canonical(events, shipments, source)
+    created = Event.browse([event_id for event_id, _row in Event._insert_rows(rows)])
+    created._notify_created()
+    return created
+
+
 class ShipmentCommon(TransactionCase):
     """Carriers, a connector, a customer and helpers to build delivery orders and events."""
 
@@ -70,7 +91,6 @@ class ShipmentCommon(TransactionCase):
         )
 
     def _ingest(self, events, **kwargs):
-        created = self.env["shipment.shipment"]._ingest_canonical_events(
-            events, "webhook", connector=kwargs.pop("connector", self.connector), **kwargs)
+        created = store_events(self.env, events, connector=kwargs.pop("connector", self.connector), **kwargs)
         self.env.flush_all()
         return created

@@ -1,6 +1,6 @@
 from odoo.tests import tagged
 
-from .common import ShipmentCommon
+from .common import ShipmentCommon, store_events
 
 
 @tagged("post_install", "-at_install")
@@ -99,9 +99,8 @@ class TestPickingShipment(ShipmentCommon):
 
         # Force a real twin: a shipment without carrier next to the carrier's one.
         twin = Shipment.create({"tracking_number": "MERGE1", "connector_id": generic.id})
-        self.env["shipment.event"]._create_from_canonical(
-            [self._event("MERGE1", "picked_up", -10), self._event("MERGE1", "out_for_delivery", 3)],
-            {"MERGE1": twin}, "webhook")
+        store_events(self.env, [self._event("MERGE1", "picked_up", -10), self._event("MERGE1", "out_for_delivery", 3)],
+                     shipments={"MERGE1": twin})
         picking.carrier_tracking_ref = "MERGE1"
         self.assertEqual(picking.shipment_ids, own)
         self.assertFalse(twin.exists(), "the twin was merged away")

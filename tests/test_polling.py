@@ -27,6 +27,7 @@ from ..tools.fake_partner import (
     slow,
     status,
 )
+from .common import store_events
 
 ADMIN_GROUP = "shipment_visibility.group_shipment_integration_admin"
 CONNECTOR_LOGGER = "odoo.addons.shipment_visibility.models.shipment_connector_polling"
@@ -406,8 +407,7 @@ class TestPolling(TransactionCase):
         self.env.cr.execute("UPDATE shipment_shipment SET create_date = %s WHERE id = %s",
                             [fields.Datetime.now() - timedelta(days=31), old.id])
         old.invalidate_recordset(["create_date"])
-        self.env["shipment.shipment"]._ingest_canonical_events([self._delivered(delivered.tracking_number)], "webhook",
-                                                                connector=connector)
+        store_events(self.env, [self._delivered(delivered.tracking_number)], connector=connector)
         self.assertTrue(delivered.is_terminal)
 
         self._poll()

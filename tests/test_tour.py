@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone
 from odoo.tests import HttpCase, tagged
 
 from ..integration.events import CanonicalEvent
-from .common import ShipmentCommon
+from .common import ShipmentCommon, store_events
 
 
 @tagged("post_install", "-at_install")
@@ -21,7 +21,7 @@ class TestTrackingTour(HttpCase, ShipmentCommon):
             CanonicalEvent("TOUR123", "out_for_delivery", now - timedelta(hours=2), city="Dresden",
                            country="DE", description="With delivery courier"),
         ]
-        self.env["shipment.shipment"]._ingest_canonical_events(events, "webhook", connector=self.connector)
+        store_events(self.env, events, connector=self.connector)
         self.assertEqual(picking.shipment_status, "out_for_delivery")
         self.start_tour(f"/odoo/action-stock.action_picking_tree_all/{picking.id}",
                         "shipment_visibility_picking_tracking", login="admin")

@@ -1,10 +1,12 @@
+import json
+import uuid
 from datetime import timedelta, timezone
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..integration import taxonomy
-from ..integration.events import CanonicalEvent, EventError, normalize_tracking_number, split_tracking_refs
+from ..integration.events import EventError, normalize_tracking_number, split_tracking_refs
 
 # A phone update may be typed a little after the fact, never hours ahead of it.
 MAX_FUTURE = timedelta(minutes=15)
@@ -13,8 +15,8 @@ MAX_FUTURE = timedelta(minutes=15)
 class ShipmentManualEvent(models.TransientModel):
     """Record a tracking event by hand, e.g. what the carrier said on the phone.
 
-    The event goes through the same normalisation and status derivation as a webhook:
-    a :class:`CanonicalEvent` is built and handed to the shipment ingestion.
+    The event takes the path of every partner message: an inbox message in our native
+    format (``source='manual'``), processed by the inbox processor.
     """
 
     _name = "shipment.manual.event"
@@ -69,38 +71,58 @@ class ShipmentManualEvent(models.TransientModel):
                                   refs=", ".join(refs) or _("none")))
         return number
 
-    def _to_canonical(self, number):
+    def _native_message(self, number):
+        """The entry as a message in our native format, as a partner would send it."""
+        now = fields.Datetime.now().replace(tzinfo=timezone.utc)
         occurred = self.occurred_at.replace(tzinfo=timezone.utc)
-        estimated = self.event_class == taxonomy.ESTIMATED
-        return CanonicalEvent(
-            tracking_number=number,
-            milestone=self.milestone,
-            occurred_at=occurred,
-            event_class=self.event_class,
-            description=self.description or "",
-            reason=self.reason or None,
-            city=self.city or "",
-            country=self.country_id.code or "",
-            issued_at=fields.Datetime.now().replace(tzinfo=timezone.utc) if estimated else None,
-            raw_code="manual",
-        )
+        event = {
+            # Each entry is its own message: the same fact entered twice is recognised by
+            # its fingerprint, not by the message.
+            "id": f"manual-{uuid.uuid4().hex}",
+            "code": self.milestone,
+            "class": self.event_class,
+            "occurred_at": occurred.isoformat(),
+            "raw_code": "manual",
+            "description": self.description or "",
+            "location": {"city": self.city or None, "country": self.country_id.code or None},
+        }
+        if self.reason:
+            event["reason"] = self.reason
+        return json.dumps({
+            "type": "shipment.tracking.updated",
+            # The issue time of an estimate entered by hand is when it was entered.
+            "timestamp": now.isoformat(),
+            "data": {"tracking_number": number, "reference": self.picking_id.name or None, "events": [event]},
+        }, separators=(",", ":")).encode()
 
     def action_record(self):
+        """Record the event through the inbox, like any partner message, and process it now.
+
+        The message is processed in this transaction (nothing is committed before the
+        person sees the result), with the processor's own code: the same dedup, status
+        rules and workflow policies as carrier events.
+        """
         self.ensure_one()
         number = self._check_input()
-        event = self._to_canonical(number)
         shipment = self.shipment_id
         if not shipment and self.picking_id:
             shipment = self.picking_id.shipment_ids.filtered(lambda s: s.tracking_number == number)[:1]
+        company = shipment.company_id or self.picking_id.company_id or self.env.company
+        # The inbox is the system's: whoever may record an event may have it stored.
+        Inbox = self.env["shipment.inbox"].sudo()
+        connector = self.env["shipment.connector"]._manual_entry_connector(company)
+        message_id, _created, _correlation = Inbox._enqueue(
+            connector, self._native_message(number), {"User-Agent": f"Odoo user {self.env.uid}"}, source="manual",
+            company_id=company.id)
+        message = Inbox.browse(message_id)
         if shipment:
-            created = self.env["shipment.event"]._create_from_canonical(
-                [event], {number: shipment}, "manual")
-        else:
-            created = self.env["shipment.shipment"]._ingest_canonical_events([event], "manual")
-        shipment = created.shipment_id or shipment
-        if not created:
+            message.write({"target_shipment_id": shipment.id})
+        message._process_now()
+        if message.state != "done":
+            raise UserError(_("The event could not be recorded: %s", message.last_error or message.state))
+        if not message.event_count:
             raise UserError(_("This event is already recorded on shipment %s.", number))
-        self.env["shipment.workflow"]._run(shipment)
+        shipment = message.shipment_ids[:1]
         shipment.message_post(body=_("Event recorded by hand: %(milestone)s at %(when)s. %(note)s",
                                      milestone=taxonomy.label(self.milestone),
                                      when=fields.Datetime.to_string(self.occurred_at),

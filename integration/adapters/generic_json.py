@@ -390,3 +390,8 @@ DESCRIPTOR = partners.register(partners.PartnerDescriptor(
         batch_option="batch_url_template"),
     example=_example,
 ))
+
+# Entries people make in Odoo (the manual event wizard, later the API) are native
+# messages too, on a connector of their own: same parsing, dedup and policies.
+MANUAL_DESCRIPTOR = partners.register(partners.PartnerDescriptor(
+    code="manual", label="Manual entry", adapter=ADAPTER, sequence=1000))
