@@ -1,11 +1,6 @@
-import contextlib
 import logging
 import math
-import os
 import re
-import stat
-import tempfile
-import threading
 import uuid
 
 import psycopg2
@@ -15,8 +10,8 @@ from odoo.http import request
 
 from ..integration import secretbox, signatures
 from ..integration.adapters import get_adapter
-from ..integration.transport import SharedTokenBucket, TokenBucket
-from ..models.shipment_webhook_rejection import REJECTION_REASONS
+from ..integration.ratelimit import webhook_bucket
+from ..integration.rejections import REJECTION_REASONS
 
 _logger = logging.getLogger(__name__)
 
@@ -30,64 +25,6 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _UNAUTHORIZED = {"error": "unauthorized", "message": "Unknown webhook or invalid signature."}
 _TIMESTAMP_REASONS = {"stale_timestamp", "future_timestamp"}
 _COUNTED_REASONS = {code for code, _label in REJECTION_REASONS}
-
-# Rate limits hold per server (host): every worker process takes its tokens from the same
-# small file, without a database round trip. Should the file be unusable, a bucket per
-# process takes over, and with N workers a connector may get up to N times its limit.
-_BUCKETS = {}
-_BUCKETS_LOCK = threading.Lock()
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
-
-
-def _bucket_directory():
-    """A private directory in the host's temporary space, created on first use.
-
-    Private to the server's user, and refused when another user owns it: whoever can
-    write the state file can open or close a connector's limit.
-    """
-    parent = os.path.join(tempfile.gettempdir(), f"shipment_visibility-{os.getuid()}")
-    path = os.path.join(parent, "rate_limits")
-    for directory in (parent, path):
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(directory, 0o700)
-        info = os.lstat(directory)
-        if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
-            raise PermissionError(f"{directory} is not private to this user")
-    return path
-
-
-def _bucket_path(dbname, connector_id):
-    return os.path.join(_bucket_directory(), f"{_UNSAFE_NAME.sub('_', dbname)}-{int(connector_id)}.bucket")
-
-
-def _bucket(dbname, connector_id, per_minute):
-    rate, burst = per_minute / 60.0, max(1, per_minute // 6)
-    key = (dbname, connector_id)
-    with _BUCKETS_LOCK:
-        bucket = _BUCKETS.get(key)
-        if bucket is None or bucket.rate != rate or bucket.burst != burst:
-            if isinstance(bucket, SharedTokenBucket):
-                bucket.close()
-            try:
-                bucket = SharedTokenBucket(_bucket_path(dbname, connector_id), rate, burst=burst)
-            except OSError as exc:
-                _logger.warning("webhook rate limit of connector %s kept per worker process: %s", connector_id, exc)
-                bucket = TokenBucket(rate, burst=burst)
-            _BUCKETS[key] = bucket
-        return bucket
-
-
-def _forget_bucket(dbname, connector_id):
-    """Start the connector's limit afresh, in this process and in the shared state."""
-    with _BUCKETS_LOCK:
-        bucket = _BUCKETS.pop((dbname, connector_id), None)
-    if isinstance(bucket, SharedTokenBucket):
-        bucket.reset()
-        bucket.close()
-    else:
-        with contextlib.suppress(OSError):
-            os.unlink(_bucket_path(dbname, connector_id))
-
 
 def _is_json(mimetype):
     return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
@@ -178,8 +115,8 @@ class ShipmentWebhookController(http.Controller):
             return self._reject(connector, 403, "source_not_allowed", "Source address not allowed.",
                                 correlation_id)
         if route.rate_limit_per_minute > 0:
-            wait = _bucket(request.env.cr.dbname, route.connector_id,
-                           route.rate_limit_per_minute).acquire(blocking=False)
+            wait = webhook_bucket(request.env.cr.dbname, route.connector_id,
+                                  route.rate_limit_per_minute).acquire(blocking=False)
             if wait > 0:
                 return self._reject(connector, 429, "rate_limited", "Too many requests.", correlation_id,
                                     extra_headers=[("Retry-After", str(max(1, math.ceil(wait))))])

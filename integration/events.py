@@ -33,7 +33,9 @@ def normalize_tracking_number(value):
 
     :raises EventError: when nothing is left, or far too much.
     """
-    normalized = _SPACES.sub("", value or "").upper()
+    # Escaped first, then upper-cased: normalising a normalised number changes nothing,
+    # so the ORM's own normalisation of a stored number never makes two numbers one.
+    normalized = storable_text(_SPACES.sub("", value or "")).upper()
     if not normalized:
         raise EventError("empty tracking number")
     if len(normalized) > MAX_TRACKING_NUMBER:

@@ -48,7 +48,8 @@ class ShipmentConnector(models.Model):
         help="Delivery methods whose shipments this connector tracks. A delivery order "
              "with one of them gets its shipments attached to this connector.")
     mode = fields.Selection(
-        [("live", "Live"), ("shadow", "Shadow")], required=True, default="shadow", tracking=True,
+        # A copy starts in shadow: it has no secret yet, and must not act on shipments.
+        [("live", "Live"), ("shadow", "Shadow")], required=True, default="shadow", tracking=True, copy=False,
         help="Shadow: messages are ingested and normalized but no business action runs and "
              "nothing is sent to customers, so a partner can be compared before cut-over.")
     shipment_ids = fields.One2many("shipment.shipment", "connector_id")

@@ -1,21 +1,7 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-REJECTION_REASONS = [
-    ("body_too_large", "Body too large"),
-    ("unsupported_media_type", "Unsupported content type"),
-    ("bad_signature", "Bad signature"),
-    ("missing_header", "Missing signature header"),
-    ("malformed_header", "Malformed signature header"),
-    ("stale_timestamp", "Timestamp too old"),
-    ("future_timestamp", "Timestamp in the future"),
-    ("unknown_key_id", "Unknown signing key"),
-    ("no_secret", "No secret configured"),
-    ("source_not_allowed", "Source address not allowed"),
-    ("rate_limited", "Rate limited"),
-    ("bad_encoding", "Body not UTF-8"),
-    ("inactive", "Connector archived"),
-]
+from ..integration.rejections import REJECTION_REASONS
 
 
 class ShipmentWebhookRejection(models.Model):

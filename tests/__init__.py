@@ -14,3 +14,4 @@ from . import test_polling
 from . import test_file_import
 from . import test_adapters_odoo
 from . import test_secrets
+from . import test_hardening

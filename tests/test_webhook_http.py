@@ -19,9 +19,9 @@ from odoo.tests.common import TEST_CURSOR_COOKIE_NAME
 from odoo.tools import mute_logger
 
 from ..controllers import webhook as webhook_controller
-from ..integration import signatures
+from ..integration import ratelimit, signatures
+from ..integration.ratelimit import SharedTokenBucket, TokenBucket
 from ..integration.redaction import REDACTED
-from ..integration.transport import SharedTokenBucket, TokenBucket
 from .http_common import (
     GENERIC_SCHEMES,
     SECRETS,
@@ -30,6 +30,7 @@ from .http_common import (
     WebhookHttpCase,
     dump,
     fixture_json,
+    forget_bucket,
     sample_body,
     sign_for,
 )
@@ -274,7 +275,7 @@ class TestWebhookHttp(WebhookHttpCase):
         connector.rate_limit_per_minute = 6
         self.assertEqual(self.post_signed(connector, b'{"shared": 1}').status_code, 202)
         # What another prefork worker opens: the same state file, its own descriptor.
-        path = webhook_controller._bucket_path(self.env.cr.dbname, connector.id)
+        path = ratelimit.bucket_path(self.env.cr.dbname, connector.id)
         other_worker = SharedTokenBucket(path, rate=6 / 60.0, burst=1)
         self.addCleanup(other_worker.close)
         self.assertGreater(other_worker.acquire(), 5, "the token this worker took is gone for the others")
@@ -287,9 +288,9 @@ class TestWebhookHttp(WebhookHttpCase):
         with tempfile.TemporaryDirectory() as scratch, patch.object(tempfile, "tempdir", scratch):
             os.mkdir(os.path.join(scratch, f"shipment_visibility-{os.getuid()}"), 0o755)
             os.chmod(os.path.join(scratch, f"shipment_visibility-{os.getuid()}"), 0o755)
-            with self.assertLogs("odoo.addons.shipment_visibility.controllers.webhook", "WARNING") as logs:
-                bucket = webhook_controller._bucket("fallback_db", 424242, 60)
-            self.addCleanup(webhook_controller._forget_bucket, "fallback_db", 424242)
+            with self.assertLogs("odoo.addons.shipment_visibility.integration.ratelimit", "WARNING") as logs:
+                bucket = ratelimit.webhook_bucket("fallback_db", 424242, 60)
+            self.addCleanup(forget_bucket, "fallback_db", 424242)
         self.assertIsInstance(bucket, TokenBucket)
         self.assertIn("kept per worker process", logs.output[0])
         self.assertEqual(bucket.acquire(blocking=False), 0.0)

@@ -30,9 +30,13 @@ def render():
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["id", "connector_type", "raw_code", "milestone", "reason"])
-    seen = set()
+    seen, adapters = set(), set()
     for connector_type in partners.codes():
-        table = get_adapter(connector_type).default_status_map
+        adapter = get_adapter(connector_type)
+        if id(adapter) in adapters:
+            continue  # a partner reading another's format (manual entries) shares its table
+        adapters.add(id(adapter))
+        table = adapter.default_status_map
         for raw_code in sorted(table):
             milestone, reason = table[raw_code]
             identifier = xmlid(connector_type, raw_code)

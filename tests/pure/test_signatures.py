@@ -649,6 +649,7 @@ def test_partner_schemes():
         "shipengine": "shipengine",
         "edi_x12_214": None,
         "csv": None,
+        "manual": None,
     }
     assert {d.signature_scheme for d in partners.descriptors()} - {None} <= set(SCHEMES)
 
@@ -754,13 +755,25 @@ def test_any_single_character_change_to_a_signature_header_is_rejected(scheme, d
             "webhook-signature",
             "x-shipengine-rsa-sha256-signature",
         )
-        assert _equivalent(is_base64, value[position], replacement)
+        assert _equivalent(is_base64, value[position], replacement, value, headers[name])
 
 
-def _equivalent(is_base64, original, replacement):
+def _equivalent(is_base64, original, replacement, value=None, changed=None):
     if is_base64:
-        return (original, replacement) in {("+", "-"), ("/", "_")} or (original == "=" and not replacement.strip())
+        if (original, replacement) in {("+", "-"), ("/", "_")} or (original == "=" and not replacement.strip()):
+            return True
+        # The last character of a 32-byte digest carries two unused bits: a change there
+        # decodes to the very same digest bytes.
+        return value is not None and _b64_bytes(value) == _b64_bytes(changed)
     return original.lower() == replacement.lower()
+
+
+def _b64_bytes(text):
+    text = text.strip().split(",")[-1].replace("-", "+").replace("_", "/")
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except ValueError:
+        return None
 
 
 @pytest.mark.parametrize("scheme", TIMESTAMPED)

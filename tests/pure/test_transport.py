@@ -12,14 +12,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from integration.netguard import AddressPolicy
+from integration.ratelimit import SharedTokenBucket, TokenBucket
 from integration.transport import (
     CircuitBreaker,
     CircuitOpenError,
     MalformedResponseError,
     RateLimitedError,
     RemoteError,
-    SharedTokenBucket,
-    TokenBucket,
     Transport,
     TransportConfig,
     TransportConfigError,
