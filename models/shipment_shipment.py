@@ -1,19 +1,27 @@
 import logging
+import uuid
 from collections import defaultdict
-from datetime import timezone
+from datetime import timedelta, timezone
+
+import babel.dates
+import pytz
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
+from odoo.tools.misc import babel_locale_parse
 
+from ..integration import customer_view, reasons, taxonomy
 from ..integration import status as status_rules
-from ..integration import taxonomy
 from ..integration.events import EventError, normalize_tracking_number
+from . import customer_texts
 from .shipment_event import STATE_INPUT_FIELDS
 
 _logger = logging.getLogger(__name__)
 
 STATUS_SELECTION = taxonomy.selection(include_pending=True)
+# Events shown on a customer page before "show all": long histories stay readable.
+CUSTOMER_EVENT_LIMIT = 50
 
 
 class ShipmentShipment(models.Model):
@@ -26,7 +34,7 @@ class ShipmentShipment(models.Model):
 
     _name = "shipment.shipment"
     _description = "Shipment"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "portal.mixin"]
     _order = "last_event_at desc nulls last, id desc"
     _rec_name = "tracking_number"
     _rec_names_search = ["tracking_number", "picking_id.name"]
@@ -40,7 +48,7 @@ class ShipmentShipment(models.Model):
         "res.company", required=True, index=True, default=lambda self: self.env.company)
     connector_id = fields.Many2one(
         "shipment.connector", index="btree_not_null", check_company=True, tracking=True,
-        ondelete="restrict")
+        ondelete="restrict", groups="base.group_user")
     carrier_id = fields.Many2one("delivery.carrier", string="Carrier", index="btree_not_null",
                                  check_company=True, tracking=True)
     picking_id = fields.Many2one(
@@ -52,7 +60,7 @@ class ShipmentShipment(models.Model):
     partner_id = fields.Many2one(
         "res.partner", string="Customer", compute="_compute_partner_id", store=True,
         readonly=False, index="btree_not_null")
-    user_id = fields.Many2one(related="picking_id.user_id", string="Responsible")
+    user_id = fields.Many2one(related="picking_id.user_id", string="Responsible", groups="base.group_user")
     event_ids = fields.One2many("shipment.event", "shipment_id", string="Events")
     event_count = fields.Integer(compute="_compute_state_from_events", store=True)
 
@@ -86,27 +94,35 @@ class ShipmentShipment(models.Model):
     sla_state = fields.Selection(
         [("no_promise", "No promise"), ("on_track", "On track"), ("at_risk", "At risk"),
          ("on_time", "Delivered on time"), ("late", "Late")],
-        string="SLA", compute="_compute_sla_state", store=True, index=True)
+        string="SLA", compute="_compute_sla_state", store=True, index=True, groups="base.group_user")
     pod_signed_by = fields.Char(string="Signed By")
     pod_url = fields.Char(string="Proof of Delivery URL")
     pod_attachment_id = fields.Many2one("ir.attachment", string="Proof of Delivery")
     tracking_url = fields.Char(compute="_compute_tracking_url")
+    customer_tracking_url = fields.Char(
+        string="Customer Tracking Page", compute="_compute_customer_tracking_url",
+        help="The public page the customer follows this shipment on; anyone with the link can open it. "
+             "Regenerate the link to revoke it.")
 
     # Polling (see shipment.connector._poll_once)
     last_polled_at = fields.Datetime(
-        string="Last Polled", copy=False, index="btree_not_null",
+        string="Last Polled", copy=False, index="btree_not_null", groups="base.group_user",
         help="When the connector last asked its partner about this shipment.")
     polling_stopped = fields.Boolean(
-        string="No longer updated", copy=False, tracking=True,
+        string="No longer updated", copy=False, tracking=True, groups="base.group_user",
         help="Polling gave up: the shipment reached the connector's maximum polling age "
              "without a final status. Webhooks and files still update it.")
 
-    exception_ids = fields.One2many("shipment.exception", "shipment_id", string="Exceptions")
-    workflow_log_ids = fields.One2many("shipment.workflow.log", "shipment_id", string="Workflow Actions")
+    # Internal: the desk's work, the policies' memory. Customers on the portal read
+    # shipments through record rules; ``groups`` keeps these fields out of their reach.
+    exception_ids = fields.One2many("shipment.exception", "shipment_id", string="Exceptions",
+                                    groups="base.group_user")
+    workflow_log_ids = fields.One2many("shipment.workflow.log", "shipment_id", string="Workflow Actions",
+                                       groups="base.group_user")
     # What the workflow policies already acted on, so that replays act only once.
-    workflow_eta = fields.Datetime(copy=False)
-    workflow_delivered_done = fields.Boolean(copy=False)
-    workflow_notified = fields.Char(copy=False)
+    workflow_eta = fields.Datetime(copy=False, groups="base.group_user")
+    workflow_delivered_done = fields.Boolean(copy=False, groups="base.group_user")
+    workflow_notified = fields.Char(copy=False, groups="base.group_user")
 
     _sql_constraints = [
         ("tracking_number_not_empty", "CHECK(tracking_number <> '')",
@@ -120,6 +136,10 @@ class ShipmentShipment(models.Model):
         self.env.cr.execute(SQL(
             "CREATE UNIQUE INDEX IF NOT EXISTS shipment_shipment_tracking_carrier_uniq "
             "ON shipment_shipment (company_id, tracking_number, COALESCE(carrier_id, 0))"))
+        # The public tracking page finds a shipment by its token; one token, one shipment.
+        self.env.cr.execute(SQL(
+            "CREATE UNIQUE INDEX IF NOT EXISTS shipment_shipment_access_token_uniq "
+            "ON shipment_shipment (access_token) WHERE access_token IS NOT NULL"))
 
     # ------------------------------------------------------------------ #
     # COMPUTE METHODS
@@ -239,7 +259,12 @@ class ShipmentShipment(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        return super().create([self._normalize_vals(dict(vals)) for vals in vals_list])
+        vals_list = [self._normalize_vals(dict(vals)) for vals in vals_list]
+        for vals in vals_list:
+            # Every shipment gets its tracking page link at birth: e-mails, delivery slips
+            # and the share action then never write while they render.
+            vals.setdefault("access_token", str(uuid.uuid4()))
+        return super().create(vals_list)
 
     def write(self, vals):
         return super().write(self._normalize_vals(dict(vals)))
@@ -362,6 +387,209 @@ class ShipmentShipment(models.Model):
             moving.write({"shipment_id": target.id})
             _logger.info("merged shipment %s (%d events) into %s", shipment.id, len(moving), target.id)
             shipment.unlink()
+
+    # ------------------------------------------------------------------ #
+    # PORTAL AND TRACKING PAGE
+    # ------------------------------------------------------------------ #
+
+    def _compute_access_url(self):
+        super()._compute_access_url()
+        for shipment in self:
+            shipment.access_url = f"/my/shipments/{shipment.id}"
+
+    def _get_share_url(self, redirect=False, signup_partner=False, pid=None, share_token=True):
+        """Shared links open the public tracking page: it needs no account and shows
+        the same shipment, so the share wizard and the e-mails hand out one URL."""
+        self.ensure_one()
+        if not share_token:
+            return super()._get_share_url(redirect, signup_partner, pid, share_token)
+        return f"/track/{self._portal_ensure_token()}"
+
+    def _track_url(self, suffix=""):
+        """Absolute URL of this shipment's public tracking page (for e-mails, slips)."""
+        self.ensure_one()
+        return f"{self.get_base_url()}/track/{self._portal_ensure_token()}{suffix}"
+
+    @api.depends("access_token")
+    def _compute_customer_tracking_url(self):
+        for shipment in self:
+            shipment.customer_tracking_url = shipment._track_url() if shipment.access_token else False
+
+    def action_regenerate_access_token(self):
+        """Revoke every link handed out so far (e-mails, shares): the next one differs."""
+        for shipment in self:
+            shipment.sudo().access_token = str(uuid.uuid4())  # portal.mixin keeps tokens system-written
+            shipment._message_log(body=_("Tracking link regenerated: earlier links no longer work."))
+
+    def action_preview_tracking_page(self):
+        """Open the page the customer sees, from the backend."""
+        self.ensure_one()
+        return {"type": "ir.actions.act_url", "target": "new", "url": self._track_url()}
+
+    def _customer_delivery_candidates(self):
+        """Dates a customer may be told to expect, best first.
+
+        The one place that decides where "Expected delivery" comes from: a new source
+        (such as a predicted delivery window) is one more :class:`Candidate` here.
+
+        :rtype: list of :class:`integration.customer_view.Candidate`
+        """
+        self.ensure_one()
+        return [
+            customer_view.Candidate("carrier", self.eta_window_start or self.eta, self.eta_window_end or self.eta),
+            customer_view.Candidate("promised", self.promised_date, self.promised_date),
+        ]
+
+    def _customer_expectation(self, tz=None, now=None):
+        """The "Expected delivery" line of :func:`integration.customer_view.expected_delivery`.
+
+        :param tz: the customer's ``tzinfo`` (UTC when unknown).
+        """
+        self.ensure_one()
+        return customer_view.expected_delivery(
+            _aware(now or fields.Datetime.now()), self.status, self.delivered_at,
+            self._customer_delivery_candidates(), tz or timezone.utc)
+
+    def _customer_events(self, limit=None):
+        """The events a customer sees, newest first, and how many there are.
+
+        Actual events only (estimates are the expected date, not history), in one
+        query whatever the length of the history; unmapped partner codes only when
+        the carrier said something in words.
+
+        :return: (``shipment.event`` records, total count)
+        """
+        self.ensure_one()
+        # Rendered for customers without read access to events: the domain is the filter.
+        Event = self.env["shipment.event"].sudo()
+        domain = [("shipment_id", "=", self.id), ("event_class", "=", taxonomy.ACTUAL),
+                  "|", ("milestone", "!=", taxonomy.UNKNOWN), ("description", "!=", False)]
+        events = Event.search_fetch(
+            domain, ["milestone", "occurred_at", "utc_offset", "city", "region", "postcode", "country_code",
+                     "description", "reason"], limit=limit)
+        total = len(events) if limit is None or len(events) < limit else Event.search_count(domain)
+        return events, total
+
+    def _customer_progress(self):
+        """Where the progress bar stands (see :func:`integration.customer_view.progress`)."""
+        self.ensure_one()
+        self.env["shipment.event"].flush_model(["shipment_id", "milestone", "event_class"])
+        rows = self.env.execute_query(SQL(
+            "SELECT DISTINCT milestone FROM shipment_event WHERE shipment_id = %s AND event_class = %s",
+            self.id, taxonomy.ACTUAL))
+        return customer_view.progress(self.status, [row[0] for row in rows])
+
+    def _customer_explanation(self):
+        """What happened and what the customer can do, for problem statuses.
+
+        :return: (what happened, what to do) translated in the environment's language,
+            or None when the status needs no explanation.
+        """
+        self.ensure_one()
+        if self.status not in customer_texts.EXPLAINED:
+            return None
+        last = self.sudo().last_event_id  # the carrier's words are classified, never shown raw here
+        reason = self.exception_reason or reasons.classify(last.reason, last.raw_code, last.description)
+        texts = customer_texts.REASON_TEXTS.get(reason) or customer_texts.STATUS_TEXTS[self.status]
+        return tuple(self.env._(text) for text in texts)
+
+    def _customer_view_values(self, tz_name=None, full=True, limit=CUSTOMER_EVENT_LIMIT):
+        """Everything a customer page or e-mail shows of this shipment, already worded.
+
+        Strings are in the environment's language, times in ``tz_name``. With
+        ``full=False`` (a lookup by tracking number alone) only what a carrier's public
+        page shows: status, dates, city and country; no address, signer or order.
+        Queries do not grow with the number of events.
+
+        :rtype: dict
+        """
+        self.ensure_one()
+        env = self.env
+        tz_name = tz_name if tz_name in pytz.all_timezones_set else "UTC"
+        tz = pytz.timezone(tz_name)
+        locale = babel_locale_parse(env.lang or "en_US")
+
+        def day(value):
+            return babel.dates.format_date(_aware(value).astimezone(tz), "EEE d MMM", locale=locale)
+
+        def clock(value):
+            return babel.dates.format_time(_aware(value).astimezone(tz), "short", locale=locale)
+
+        expectation = self._customer_expectation(tz=tz)
+        if expectation.kind == "delivered":
+            expected = env._("%(day)s at %(time)s", day=day(expectation.start), time=clock(expectation.start))
+        elif expectation.kind == "expected":
+            if day(expectation.start) == day(expectation.end):
+                expected = day(expectation.end)
+                if expectation.start != expectation.end:
+                    expected = env._("%(day)s, %(start)s – %(end)s", day=expected,
+                                     start=clock(expectation.start), end=clock(expectation.end))
+            else:
+                expected = env._("%(start)s – %(end)s", start=day(expectation.start), end=day(expectation.end))
+        else:
+            expected = False
+        source = customer_texts.SOURCE_LABELS.get(expectation.source)
+
+        progress = self._customer_progress()
+        events, total = self._customer_events(limit=limit)
+        timeline = []
+        for event in events:
+            if full:
+                when = event.occurred_at
+                when_text = f"{day(when)} · {clock(when)}"
+                place = event.location_display
+            else:
+                # What the carrier's page shows: the clock at the place of the scan.
+                local = _aware(event.occurred_at).astimezone(timezone(timedelta(minutes=event.utc_offset or 0)))
+                when_text = (f"{babel.dates.format_date(local, 'EEE d MMM', locale=locale)} · "
+                             f"{babel.dates.format_time(local, 'short', locale=locale)}")
+                place = ", ".join(part for part in (event.city, event.country_code) if part) or False
+            timeline.append({
+                "when": when_text,
+                "datetime": fields.Datetime.to_string(event.occurred_at),
+                "label": env._(customer_texts.status_label(event.milestone)),
+                "description": event.description or False,
+                "location": place,
+                "milestone": event.milestone,
+            })
+        carrier = self.carrier_id.sudo()  # the carrier's public name and page, not its settings
+        values = {
+            "shipment": self,
+            "full": full,
+            "tz_name": tz_name,
+            "status": self.status,
+            "headline": env._(customer_texts.status_label(self.status)),
+            "tone": progress.tone,
+            "steps": [{"label": env._(customer_texts.STEP_LABELS[code]),
+                       "state": "done" if index < progress.step or (index == progress.step and progress.tone
+                                                                     == customer_view.TONE_DONE)
+                       else "current" if index == progress.step else "todo"}
+                      for index, code in enumerate(customer_view.STEPS)],
+            "step": progress.step,
+            "expectation_kind": expectation.kind,
+            "expected": expected,
+            "expected_source": env._(source) if source else False,
+            "explanation": self._customer_explanation(),
+            "events": timeline,
+            "event_total": total,
+            "tracking_number": self.tracking_number,
+            "carrier_name": carrier.name or False,
+            "carrier_url": self.tracking_url or False,
+            "last_update": f"{day(self.last_event_at)} · {clock(self.last_event_at)}" if self.last_event_at else False,
+        }
+        if full:
+            picking = self.picking_id.sudo()  # the customer's own order, shown by token or rule
+            address = self.partner_id.sudo() or picking.partner_id
+            values.update({
+                "order_name": picking.sale_id.name or picking.name or False,
+                "address_name": address.name or False,
+                "address_lines": [line for line in (address.street, address.street2,
+                                                    " ".join(p for p in (address.zip, address.city) if p),
+                                                    address.state_id.name, address.country_id.name) if line],
+                "pod_signed_by": self.pod_signed_by or False,
+                "pod_available": bool(self.pod_url or self.pod_attachment_id),
+            })
+        return values
 
 
 def _aware(value):
