@@ -24,8 +24,11 @@ class ShipmentCustomerPortal(CustomerPortal):
 
     def _prepare_shipments_domain(self, partner):
         commercial = partner.commercial_partner_id.id
-        return ["|", ("partner_id", "child_of", [commercial]),
-                ("picking_id.sale_id.partner_id", "child_of", [commercial])]
+        # Portal users cannot read delivery orders: the path through them is searched as
+        # the system, and the result still goes through the shipments' record rules.
+        own_orders = request.env["stock.picking"].sudo()._search(
+            [("sale_id.partner_id", "child_of", [commercial])])
+        return ["|", ("partner_id", "child_of", [commercial]), ("picking_id", "in", own_orders)]
 
     def _prepare_home_portal_values(self, counters):
         values = super()._prepare_home_portal_values(counters)
@@ -59,10 +62,13 @@ class ShipmentCustomerPortal(CustomerPortal):
         }
 
     def _shipment_search_domain(self, search_in, search):
-        search = (search or "").strip()[:100]
+        search = (search or "").replace("\x00", "").strip()[:100]
         if not search:
             return []
-        order = ["|", ("picking_id.sale_id.name", "ilike", search), ("picking_id.name", "ilike", search)]
+        # Searched as the system for the same reason as in _prepare_shipments_domain.
+        pickings = request.env["stock.picking"].sudo()._search(
+            ["|", ("sale_id.name", "ilike", search), ("name", "ilike", search)])
+        order = [("picking_id", "in", pickings)]
         tracking = [("tracking_number", "ilike", search.replace(" ", "").upper())]
         if search_in == "order":
             return order
@@ -115,7 +121,7 @@ class ShipmentCustomerPortal(CustomerPortal):
             shipment_sudo = self._document_check_access("shipment.shipment", shipment_id, access_token=access_token)
         except (AccessError, MissingError):
             # The same answer for "not yours" and "does not exist": ids are not an oracle.
-            return request.not_found()
+            raise request.not_found() from None
         if not shipment_sudo.with_user(request.env.user).has_access("read"):
             # A valid link from an e-mail or a share: the public tracking page shows it.
             return request.redirect(f"/track/{shipment_sudo.access_token}", code=303)

@@ -87,7 +87,7 @@ class ShipmentTrackingController(http.Controller):
     def track_unsubscribe_form(self, token, lang=None, **_kw):
         shipment = self._shipment_by_token(token)
         if not shipment:
-            return request.not_found()
+            raise request.not_found()
         self._set_lang(lang, shipment)
         values = self._page_values(shipment.company_id, token=token, done=False,
                                    subscribed=shipment.partner_id.shipment_notifications)
@@ -100,7 +100,7 @@ class ShipmentTrackingController(http.Controller):
     def track_unsubscribe(self, token, lang=None, subscribe=None, **_kw):
         shipment = self._shipment_by_token(token)
         if not shipment:
-            return request.not_found()
+            raise request.not_found()
         self._set_lang(lang, shipment)
         wanted = subscribe == "1"
         recipients = shipment.partner_id
@@ -118,7 +118,9 @@ class ShipmentTrackingController(http.Controller):
     # ------------------------------------------------------------------ #
 
     def _lookup(self, reference="", contact="", number=""):
-        reference, contact, number = (str(v or "")[:_FIELD_MAX] for v in (reference, contact, number))
+        # PostgreSQL refuses NUL in text: it cannot be part of any reference anyway.
+        reference, contact, number = (str(v or "").replace("\x00", "")[:_FIELD_MAX]
+                                      for v in (reference, contact, number))
         if not (number.strip() or (reference.strip() and contact.strip())):
             values = self._lookup_values(reference=reference, number=number, error="incomplete")
             return self._render("shipment_visibility.tracking_lookup", values, status=400)
@@ -156,7 +158,8 @@ class ShipmentTrackingController(http.Controller):
         for shipment in shipments:
             view = shipment._customer_view_values(shipment.partner_id.tz or "UTC", full=False, limit=1)
             choices.append({"url": f"/track/{shipment.access_token}", "view": view})
-        values = self._page_values(shipments[0].company_id, choices=choices,
+        values = self._page_values(shipments[0].company_id, choices=choices, choices_message=_(
+            "Your order travels in %(count)s parcels. Choose one to follow it.", count=len(choices)),
                                    order_name=shipments[0].picking_id.sale_id.name or shipments[0].picking_id.name)
         return self._render("shipment_visibility.tracking_choices", values, private=True)
 
@@ -187,7 +190,9 @@ class ShipmentTrackingController(http.Controller):
                             self._lookup_values(error="unknown_link"), status=404)
 
     def _too_many(self, wait):
-        values = self._lookup_values(error="too_many", retry_minutes=max(1, (wait + 59) // 60))
+        minutes = max(1, (wait + 59) // 60)
+        values = self._lookup_values(error="too_many", too_many_message=_(
+            "Too many attempts from your connection. Please try again in %(minutes)s minutes.", minutes=minutes))
         response = self._render("shipment_visibility.tracking_lookup", values, status=429)
         response.headers["Retry-After"] = str(int(wait))
         return response

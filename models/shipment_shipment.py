@@ -467,7 +467,8 @@ class ShipmentShipment(models.Model):
         events = Event.search_fetch(
             domain, ["milestone", "occurred_at", "utc_offset", "city", "region", "postcode", "country_code",
                      "description", "reason"], limit=limit)
-        total = len(events) if limit is None or len(events) < limit else Event.search_count(domain)
+        # Counted even when short of the limit: the page costs the same queries for any history.
+        total = len(events) if limit is None else Event.search_count(domain)
         return events, total
 
     def _customer_progress(self):
@@ -572,6 +573,7 @@ class ShipmentShipment(models.Model):
             "explanation": self._customer_explanation(),
             "events": timeline,
             "event_total": total,
+            "more_label": env._("Show all %(count)s events", count=total),
             "tracking_number": self.tracking_number,
             "carrier_name": carrier.name or False,
             "carrier_url": self.tracking_url or False,

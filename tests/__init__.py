@@ -18,3 +18,4 @@ from . import test_portal
 from . import test_tracking_http
 from . import test_customer_notifications
 from . import test_portal_tour
+from . import test_translations

@@ -24,6 +24,7 @@ class PortalCommon(ShipmentCommon):
         cls.customer.write({
             "is_company": True, "name": "Ada Industries", "street": "12 Rue des Lilas", "zip": "75011",
             "city": "Paris", "country_id": cls.env.ref("base.fr").id, "email": "orders@ada.example.com",
+            "tz": "Europe/Paris",
         })
         cls.contact = cls.env["res.partner"].create({
             "name": "Ada Lovelace", "parent_id": cls.customer.id, "email": "ada@ada.example.com", "tz": "Europe/Paris",

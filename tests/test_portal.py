@@ -142,13 +142,16 @@ class TestPortalPages(HttpCase, PortalCommon):
         self.assertTrue(response.headers["Location"].endswith(f"/track/{self.stranger_shipment.access_token}"))
 
     def test_order_page_has_one_card_per_shipment(self):
+        self.order._portal_ensure_token()
         html = self.url_open(self.order.get_portal_url()).text
         self.assertEqual(html.count("o_sv_shipment_card"), 2)
         self.assertIn(f"/my/shipments/{self.parcel_a.id}?access_token=", html)
         self.assertIn(f"/my/shipments/{self.parcel_b.id}?access_token=", html)
 
     def test_delivery_slip_links_each_parcel(self):
-        response = self.url_open(f"/my/picking/pdf/{self.order_picking.id}")
+        self.order._portal_ensure_token()
+        # As the order page links it: with the order's token (portal users cannot read pickings).
+        response = self.url_open(f"/my/picking/pdf/{self.order_picking.id}?access_token={self.order.access_token}")
         self.assertEqual(response.status_code, 200)
         # Test mode renders the report as HTML instead of PDF.
         body = response.content.decode()
