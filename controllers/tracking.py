@@ -58,6 +58,7 @@ class ShipmentTrackingController(http.Controller):
         if not shipment:
             return self._not_found_token()
         self._set_lang(lang, shipment)
+        shipment = shipment.with_context(lang=request.env.lang)  # found before the language was known
         tz_name = shipment.partner_id.tz or shipment.company_id.partner_id.tz or "UTC"
         view = shipment._customer_view_values(tz_name, full=True,
                                               limit=None if show == "all" else CUSTOMER_EVENT_LIMIT)

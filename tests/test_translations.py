@@ -50,7 +50,7 @@ class TestCustomerTranslations(HttpCase, PortalCommon):
         self.assertEqual(len(mail), 1)
         self.assertEqual(mail.subject, "Nous vous avons manqué : tentative de livraison de votre colis PARCELA1")
         self.assertIn("Suivre votre colis", mail.body_html)
-        self.assertIn("personne n'était disponible pour le recevoir", mail.body_html)
+        self.assertIn("personne n&#39;était disponible pour le recevoir", mail.body_html)
         self.assertIn("Ne plus recevoir ces e-mails", mail.body_html)
         html = self.url_open(f"/track/{self.parcel_a.access_token}").text
         self.assertIn("Ce que vous pouvez faire", html)
