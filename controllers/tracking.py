@@ -1,12 +1,13 @@
 import re
+from types import SimpleNamespace
 
 from odoo import _, http
 from odoo.http import request
-from odoo.tools import consteq
+from odoo.tools import SQL, consteq
 
 from ..integration import customer_view
 from ..integration.events import EventError, normalize_tracking_number
-from ..models.shipment_shipment import CUSTOMER_EVENT_LIMIT
+from ..models.shipment_shipment import CUSTOMER_EVENT_LIMIT, CUSTOMER_SHIPMENT_FIELDS
 
 # Tokens are uuid4 strings (portal.mixin); anything else is not looked up.
 _TOKEN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -57,12 +58,18 @@ class ShipmentTrackingController(http.Controller):
         shipment = self._shipment_by_token(token)
         if not shipment:
             return self._not_found_token()
-        self._set_lang(lang, shipment)
+        # Three queries in all: the token, everything around the shipment, its events.
+        around = shipment._customer_surroundings()
+        self._set_lang(lang, customer_lang=around["customer_lang"])
         shipment = shipment.with_context(lang=request.env.lang)  # found before the language was known
-        tz_name = shipment.partner_id.tz or shipment.company_id.partner_id.tz or "UTC"
-        view = shipment._customer_view_values(tz_name, full=True,
+        brand = SimpleNamespace(id=around["company_id"], name=around["company_name"],
+                                email=around["company_email"], phone=around["company_phone"],
+                                primary_color=around["company_primary_color"],
+                                secondary_color=around["company_secondary_color"])
+        tz_name = around["customer_tz"] or around["company_tz"] or "UTC"
+        view = shipment._customer_view_values(tz_name, full=True, around=around,
                                               limit=None if show == "all" else CUSTOMER_EVENT_LIMIT)
-        values = self._page_values(shipment.company_id, view=view, token=token,
+        values = self._page_values(brand, view=view, token=token,
                                    all_url=f"/track/{token}?show=all",
                                    pod_url=f"/track/{token}/pod" if view.get("pod_available") else False)
         return self._render("shipment_visibility.tracking_page", values, private=True)
@@ -203,7 +210,7 @@ class ShipmentTrackingController(http.Controller):
         Shipment = request.env["shipment.shipment"].sudo()  # the token is the credential
         if not token or not _TOKEN.match(token):
             return Shipment
-        shipment = Shipment.search([("access_token", "=", token)], limit=1)
+        shipment = Shipment.search_fetch([("access_token", "=", token)], CUSTOMER_SHIPMENT_FIELDS, limit=1)
         if not shipment or not consteq(shipment.access_token, token):
             return Shipment
         return shipment
@@ -212,11 +219,13 @@ class ShipmentTrackingController(http.Controller):
     # Rendering
     # ------------------------------------------------------------------ #
 
-    def _set_lang(self, lang=None, shipment=None):
+    def _set_lang(self, lang=None, shipment=None, customer_lang=None):
         """The page speaks the visitor's choice, else the customer's language, else the browser's."""
         Lang = request.env["res.lang"]
+        if shipment:
+            customer_lang = shipment.partner_id.lang
         code = (Lang._get_code(lang) if isinstance(lang, str) and lang else False) \
-            or (shipment and Lang._get_code(shipment.partner_id.lang or "")) \
+            or Lang._get_code(customer_lang or "") \
             or Lang._get_code(request.best_lang or "") \
             or request.env.lang or "en_US"
         request.update_context(lang=code)
@@ -224,8 +233,25 @@ class ShipmentTrackingController(http.Controller):
     def _lookup_values(self, **values):
         return self._page_values(request.env.company, **values)
 
+    @staticmethod
+    def _brand(company):
+        """The company's public face (name, contact, colours, time zone) in one query.
+
+        :rtype: types.SimpleNamespace
+        """
+        if isinstance(company, SimpleNamespace):
+            return company
+        request.env["res.company"].flush_model()
+        rows = request.env.execute_query_dict(SQL(
+            """
+            SELECT c.id, c.name, c.primary_color, c.secondary_color, p.email, p.phone, p.tz
+              FROM res_company c JOIN res_partner p ON p.id = c.partner_id
+             WHERE c.id = %s
+            """, company.id))
+        return SimpleNamespace(**rows[0])
+
     def _page_values(self, company, **values):
-        company = company.sudo()  # its public face: name, logo, colours
+        company = self._brand(company)
         primary = company.primary_color if _COLOR.match(company.primary_color or "") else "#714B67"
         secondary = company.secondary_color if _COLOR.match(company.secondary_color or "") else "#017E84"
         current = request.env.lang

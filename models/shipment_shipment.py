@@ -22,6 +22,12 @@ _logger = logging.getLogger(__name__)
 STATUS_SELECTION = taxonomy.selection(include_pending=True)
 # Events shown on a customer page before "show all": long histories stay readable.
 CUSTOMER_EVENT_LIMIT = 50
+# What customer pages read of a shipment (see ShipmentShipment._customer_prefetch).
+CUSTOMER_SHIPMENT_FIELDS = [
+    "tracking_number", "status", "company_id", "carrier_id", "picking_id", "partner_id", "access_token",
+    "eta", "eta_window_start", "eta_window_end", "promised_date", "delivered_at", "last_event_at",
+    "last_event_id", "exception_reason", "pod_signed_by", "pod_url", "pod_attachment_id",
+]
 
 
 class ShipmentShipment(models.Model):
@@ -451,53 +457,107 @@ class ShipmentShipment(models.Model):
             self._customer_delivery_candidates(), tz or timezone.utc)
 
     def _customer_events(self, limit=None):
-        """The events a customer sees, newest first, and how many there are.
+        """The events a customer sees, newest first, and how many there are, in one query.
 
-        Actual events only (estimates are the expected date, not history), in one
-        query whatever the length of the history; unmapped partner codes only when
-        the carrier said something in words.
+        Actual events only (estimates are the expected date, not history); unmapped
+        partner codes only when the carrier said something in words. Read as rows, not
+        records: a history of 500 events costs the query a page of 50 costs.
 
-        :return: (``shipment.event`` records, total count)
+        :return: (list of dicts, total count)
         """
         self.ensure_one()
-        # Rendered for customers without read access to events: the domain is the filter.
-        Event = self.env["shipment.event"].sudo()
-        domain = [("shipment_id", "=", self.id), ("event_class", "=", taxonomy.ACTUAL),
-                  "|", ("milestone", "!=", taxonomy.UNKNOWN), ("description", "!=", False)]
-        events = Event.search_fetch(
-            domain, ["milestone", "occurred_at", "utc_offset", "city", "region", "postcode", "country_code",
-                     "description", "reason"], limit=limit)
-        # Counted even when short of the limit: the page costs the same queries for any history.
-        total = len(events) if limit is None else Event.search_count(domain)
-        return events, total
+        self.env["shipment.event"].flush_model()
+        rows = self.env.execute_query_dict(SQL(
+            """
+            SELECT milestone, occurred_at, utc_offset, city, region, postcode, country_code, description,
+                   count(*) OVER () AS total
+              FROM shipment_event
+             WHERE shipment_id = %(id)s AND event_class = %(actual)s
+               AND (milestone <> %(unknown)s OR COALESCE(description, '') <> '')
+             ORDER BY occurred_at DESC, id DESC
+             LIMIT %(limit)s
+            """, id=self.id, actual=taxonomy.ACTUAL, unknown=taxonomy.UNKNOWN, limit=limit))
+        return rows, rows[0]["total"] if rows else 0
 
-    def _customer_progress(self):
+    def _customer_surroundings(self):
+        """What a customer page shows around the shipment, in one query: carrier, order,
+        delivery address, the latest event's reason and the milestones reached.
+
+        The ORM would read each of these records whole, one table after the other; the
+        public tracking page is meant to cost less than Odoo's own login page.
+
+        :rtype: dict
+        """
+        self.ensure_one()
+        self.env.flush_all()
+        row = self.env.execute_query_dict(SQL(
+            """
+            SELECT c.name AS carrier_names, c.tracking_url AS carrier_tracking_url,
+                   p.name AS picking_name, so.name AS order_name,
+                   a.name AS address_name, a.street, a.street2, a.zip, a.city, st.name AS state_name,
+                   co.name AS country_names, a.lang AS customer_lang, a.tz AS customer_tz,
+                   le.reason AS last_reason, le.raw_code AS last_raw_code, le.description AS last_description,
+                   ARRAY(SELECT DISTINCT e.milestone FROM shipment_event e
+                          WHERE e.shipment_id = s.id AND e.event_class = %(actual)s) AS milestones,
+                   s.company_id AS company_id, company.name AS company_name,
+                   company.primary_color AS company_primary_color,
+                   company.secondary_color AS company_secondary_color,
+                   cp.email AS company_email, cp.phone AS company_phone, cp.tz AS company_tz
+              FROM shipment_shipment s
+              JOIN res_company company ON company.id = s.company_id
+              JOIN res_partner cp ON cp.id = company.partner_id
+              LEFT JOIN delivery_carrier c ON c.id = s.carrier_id
+              LEFT JOIN stock_picking p ON p.id = s.picking_id
+              LEFT JOIN sale_order so ON so.id = p.sale_id
+              LEFT JOIN res_partner a ON a.id = COALESCE(s.partner_id, p.partner_id)
+              LEFT JOIN res_country_state st ON st.id = a.state_id
+              LEFT JOIN res_country co ON co.id = a.country_id
+              LEFT JOIN shipment_event le ON le.id = s.last_event_id
+             WHERE s.id = %(id)s
+            """, actual=taxonomy.ACTUAL, id=self.id))[0]
+        return row
+
+    def _customer_translated(self, translations):
+        """A translated name read as its raw jsonb value, in the environment's language."""
+        if not translations:
+            return False
+        return translations.get(self.env.lang or "en_US") or translations.get("en_US") or False
+
+    def _customer_progress(self, milestones=None):
         """Where the progress bar stands (see :func:`integration.customer_view.progress`)."""
         self.ensure_one()
-        self.env["shipment.event"].flush_model(["shipment_id", "milestone", "event_class"])
-        rows = self.env.execute_query(SQL(
-            "SELECT DISTINCT milestone FROM shipment_event WHERE shipment_id = %s AND event_class = %s",
-            self.id, taxonomy.ACTUAL))
-        return customer_view.progress(self.status, [row[0] for row in rows])
+        if milestones is None:
+            milestones = self._customer_surroundings()["milestones"]
+        return customer_view.progress(self.status, milestones)
 
-    def _customer_explanation(self):
+    def _customer_explanation(self, surroundings=None):
         """What happened and what the customer can do, for problem statuses.
 
+        :param dict surroundings: :meth:`_customer_surroundings`, when already read.
         :return: (what happened, what to do) translated in the environment's language,
             or None when the status needs no explanation.
         """
         self.ensure_one()
         if self.status not in customer_texts.EXPLAINED:
             return None
-        last = self.sudo().last_event_id  # the carrier's words are classified, never shown raw here
-        reason = self.exception_reason or reasons.classify(last.reason, last.raw_code, last.description)
+        if surroundings is None:
+            last = self.sudo().last_event_id  # the carrier's words are classified, never shown raw here
+            facts = (last.reason, last.raw_code, last.description)
+        else:
+            facts = (surroundings["last_reason"], surroundings["last_raw_code"], surroundings["last_description"])
+        reason = self.exception_reason or reasons.classify(*facts)
         texts = customer_texts.REASON_TEXTS.get(reason) or customer_texts.STATUS_TEXTS[self.status]
         return tuple(self.env._(text) for text in texts)
 
-    def _customer_view_values(self, tz_name=None, full=True, limit=CUSTOMER_EVENT_LIMIT):
+    def _customer_prefetch(self):
+        """Read what customer pages show of the shipment itself, in one narrow query."""
+        self.fetch(CUSTOMER_SHIPMENT_FIELDS)
+
+    def _customer_view_values(self, tz_name=None, full=True, limit=CUSTOMER_EVENT_LIMIT, around=None):
         """Everything a customer page or e-mail shows of this shipment, already worded.
 
-        Strings are in the environment's language, times in ``tz_name``. With
+        Strings are in the environment's language, times in ``tz_name``; ``around`` is
+        :meth:`_customer_surroundings` when the caller already read it. With
         ``full=False`` (a lookup by tracking number alone) only what a carrier's public
         page shows: status, dates, city and country; no address, signer or order.
         Queries do not grow with the number of events.
@@ -509,6 +569,8 @@ class ShipmentShipment(models.Model):
         tz_name = tz_name if tz_name in pytz.all_timezones_set else "UTC"
         tz = pytz.timezone(tz_name)
         locale = babel_locale_parse(env.lang or "en_US")
+        self._customer_prefetch()
+        around = around or self._customer_surroundings()
 
         def day(value):
             return babel.dates.format_date(_aware(value).astimezone(tz), "EEE d MMM", locale=locale)
@@ -531,29 +593,37 @@ class ShipmentShipment(models.Model):
             expected = False
         source = customer_texts.SOURCE_LABELS.get(expectation.source)
 
-        progress = self._customer_progress()
+        progress = self._customer_progress(around["milestones"])
         events, total = self._customer_events(limit=limit)
+        labels = {}
         timeline = []
         for event in events:
+            when = event["occurred_at"]
             if full:
-                when = event.occurred_at
                 when_text = f"{day(when)} · {clock(when)}"
-                place = event.location_display
+                place = ", ".join(part for part in (
+                    " ".join(p for p in (event["postcode"], event["city"]) if p),
+                    event["region"], event["country_code"]) if part)
             else:
                 # What the carrier's page shows: the clock at the place of the scan.
-                local = _aware(event.occurred_at).astimezone(timezone(timedelta(minutes=event.utc_offset or 0)))
+                local = _aware(when).astimezone(timezone(timedelta(minutes=event["utc_offset"] or 0)))
                 when_text = (f"{babel.dates.format_date(local, 'EEE d MMM', locale=locale)} · "
                              f"{babel.dates.format_time(local, 'short', locale=locale)}")
-                place = ", ".join(part for part in (event.city, event.country_code) if part) or False
+                place = ", ".join(part for part in (event["city"], event["country_code"]) if part)
+            milestone = event["milestone"]
+            if milestone not in labels:
+                labels[milestone] = env._(customer_texts.status_label(milestone))
             timeline.append({
                 "when": when_text,
-                "datetime": fields.Datetime.to_string(event.occurred_at),
-                "label": env._(customer_texts.status_label(event.milestone)),
-                "description": event.description or False,
-                "location": place,
-                "milestone": event.milestone,
+                "datetime": fields.Datetime.to_string(when),
+                "label": labels[milestone],
+                "description": event["description"] or False,
+                "location": place or False,
+                "milestone": milestone,
             })
-        carrier = self.carrier_id.sudo()  # the carrier's public name and page, not its settings
+        template = around["carrier_tracking_url"]
+        carrier_url = (template.replace("<shipmenttrackingnumber>", self.tracking_number)
+                       if template and self.tracking_number else False)
         values = {
             "shipment": self,
             "full": full,
@@ -570,24 +640,23 @@ class ShipmentShipment(models.Model):
             "expectation_kind": expectation.kind,
             "expected": expected,
             "expected_source": env._(source) if source else False,
-            "explanation": self._customer_explanation(),
+            "explanation": self._customer_explanation(around),
             "events": timeline,
             "event_total": total,
             "more_label": env._("Show all %(count)s events", count=total),
             "tracking_number": self.tracking_number,
-            "carrier_name": carrier.name or False,
-            "carrier_url": self.tracking_url or False,
+            "carrier_name": self._customer_translated(around["carrier_names"]),
+            "carrier_url": carrier_url,
             "last_update": f"{day(self.last_event_at)} · {clock(self.last_event_at)}" if self.last_event_at else False,
         }
         if full:
-            picking = self.picking_id.sudo()  # the customer's own order, shown by token or rule
-            address = self.partner_id.sudo() or picking.partner_id
             values.update({
-                "order_name": picking.sale_id.name or picking.name or False,
-                "address_name": address.name or False,
-                "address_lines": [line for line in (address.street, address.street2,
-                                                    " ".join(p for p in (address.zip, address.city) if p),
-                                                    address.state_id.name, address.country_id.name) if line],
+                "order_name": around["order_name"] or around["picking_name"] or False,
+                "address_name": around["address_name"] or False,
+                "address_lines": [line for line in (around["street"], around["street2"],
+                                                    " ".join(p for p in (around["zip"], around["city"]) if p),
+                                                    around["state_name"],
+                                                    self._customer_translated(around["country_names"])) if line],
                 "pod_signed_by": self.pod_signed_by or False,
                 "pod_available": bool(self.pod_url or self.pod_attachment_id),
             })
