@@ -20,8 +20,9 @@ from .shipment_event import STATE_INPUT_FIELDS
 _logger = logging.getLogger(__name__)
 
 STATUS_SELECTION = taxonomy.selection(include_pending=True)
-# Events shown on a customer page before "show all": long histories stay readable.
-CUSTOMER_EVENT_LIMIT = 50
+# Events shown on a customer page before "show all": long histories stay readable,
+# and the page stays cheap.
+CUSTOMER_EVENT_LIMIT = 20
 # What customer pages read of a shipment (see ShipmentShipment._customer_prefetch).
 CUSTOMER_SHIPMENT_FIELDS = [
     "tracking_number", "status", "company_id", "carrier_id", "picking_id", "partner_id", "access_token",
@@ -572,11 +573,22 @@ class ShipmentShipment(models.Model):
         self._customer_prefetch()
         around = around or self._customer_surroundings()
 
-        def day(value):
-            return babel.dates.format_date(_aware(value).astimezone(tz), "EEE d MMM", locale=locale)
+        days, clocks = {}, {}
 
-        def clock(value):
-            return babel.dates.format_time(_aware(value).astimezone(tz), "short", locale=locale)
+        def day(value, zone=tz):
+            # Babel formats slowly and a history has a few days and many scans per day.
+            local = _aware(value).astimezone(zone)
+            key = (local.date(), zone)
+            if key not in days:
+                days[key] = babel.dates.format_date(local, "EEE d MMM", locale=locale)
+            return days[key]
+
+        def clock(value, zone=tz):
+            local = _aware(value).astimezone(zone)
+            key = (local.hour, local.minute)
+            if key not in clocks:
+                clocks[key] = babel.dates.format_time(local, "short", locale=locale)
+            return clocks[key]
 
         expectation = self._customer_expectation(tz=tz)
         if expectation.kind == "delivered":
@@ -606,9 +618,8 @@ class ShipmentShipment(models.Model):
                     event["region"], event["country_code"]) if part)
             else:
                 # What the carrier's page shows: the clock at the place of the scan.
-                local = _aware(when).astimezone(timezone(timedelta(minutes=event["utc_offset"] or 0)))
-                when_text = (f"{babel.dates.format_date(local, 'EEE d MMM', locale=locale)} · "
-                             f"{babel.dates.format_time(local, 'short', locale=locale)}")
+                zone = timezone(timedelta(minutes=event["utc_offset"] or 0))
+                when_text = f"{day(when, zone)} · {clock(when, zone)}"
                 place = ", ".join(part for part in (event["city"], event["country_code"]) if part)
             milestone = event["milestone"]
             if milestone not in labels:
