@@ -9,7 +9,7 @@
     "license": "LGPL-3",
     "application": True,
     "installable": True,
-    "depends": ["stock_delivery", "mail"],
+    "depends": ["stock_delivery", "mail", "portal", "sale_stock"],
     "external_dependencies": {"python": ["requests", "cryptography", "jsonschema"]},
     "data": [
         # groups first: ACLs, rules and menus refer to them
@@ -17,6 +17,7 @@
         "security/ir.model.access.csv",
         "security/shipment_visibility_rules.xml",
         "security/shipment_reporting_rules.xml",
+        "security/shipment_portal_rules.xml",
         # data: crons and the default partner status mappings
         "data/ir_cron_data.xml",
         "data/shipment.status.map.csv",
@@ -41,6 +42,10 @@
         "views/shipment_visibility_menus.xml",
         "views/shipment_file_import_menus.xml",
         "views/shipment_reporting_menus.xml",
+        # customers: portal pages, the public tracking page, the backend's share action
+        "views/shipment_tracking_templates.xml",
+        "views/shipment_portal_templates.xml",
+        "views/shipment_shipment_portal_views.xml",
     ],
     "demo": [
         "demo/shipment_connector_demo.xml",
@@ -50,6 +55,11 @@
     "assets": {
         "web.assets_backend": [
             "shipment_visibility/static/src/**/*",
+            # the customer pages' stylesheet: portal (frontend) and the standalone tracking page
+            ("remove", "shipment_visibility/static/src/tracking/**/*"),
+        ],
+        "web.assets_frontend": [
+            "shipment_visibility/static/src/tracking/tracking.css",
         ],
         "web.assets_tests": [
             "shipment_visibility/static/tests/tours/**/*",

@@ -1,1 +1,3 @@
 from . import webhook
+from . import portal
+from . import tracking

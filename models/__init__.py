@@ -11,6 +11,9 @@ from . import shipment_event
 from . import shipment_inbox
 from . import shipment_webhook_rejection
 
+# customers: the public tracking page's lookup budget
+from . import shipment_track_throttle
+
 # business policies: exceptions desk, workflow engine and its audit log
 from . import shipment_exception
 from . import shipment_workflow_log

@@ -59,21 +59,22 @@ class ShipmentEvent(models.Model):
     latitude = fields.Float(digits=(10, 7))
     longitude = fields.Float(digits=(10, 7))
     location_display = fields.Char(string="Location", compute="_compute_location_display")
-    raw_code = fields.Char(string="Partner Code", index="btree_not_null")
+    # Internal fields: portal users read their events through record rules, never these.
+    raw_code = fields.Char(string="Partner Code", index="btree_not_null", groups="base.group_user")
     description = fields.Char()
     reason = fields.Selection(list(taxonomy.REASONS))
     source = fields.Selection(SOURCES, required=True, default="manual")
-    connector_id = fields.Many2one(related="shipment_id.connector_id", store=True)
-    correlation_id = fields.Char(index="btree_not_null")
+    connector_id = fields.Many2one(related="shipment_id.connector_id", store=True, groups="base.group_user")
+    correlation_id = fields.Char(index="btree_not_null", groups="base.group_user")
     inbox_id = fields.Many2one("shipment.inbox", string="Inbox Message", index="btree_not_null",
-                               ondelete="set null")
-    external_id = fields.Char(string="Partner Event ID")
+                               ondelete="set null", groups="base.group_user")
+    external_id = fields.Char(string="Partner Event ID", groups="base.group_user")
     signed_by = fields.Char()
     pod_url = fields.Char(string="Proof of Delivery URL")
     time_assumed_utc = fields.Boolean(
         help="The partner gave a time without zone and no zone could be resolved from the "
              "location: UTC was assumed.")
-    fingerprint = fields.Char(required=True, readonly=True)
+    fingerprint = fields.Char(required=True, readonly=True, groups="base.group_user")
 
     _sql_constraints = [
         ("fingerprint_shipment_unique", "unique(shipment_id, fingerprint)",

@@ -17,6 +17,8 @@ TEMPLATES = {
     "out_for_delivery": "shipment_visibility.mail_template_shipment_out_for_delivery",
     "delivered": "shipment_visibility.mail_template_shipment_delivered",
     "delayed": "shipment_visibility.mail_template_shipment_delayed",
+    "delivery_attempted": "shipment_visibility.mail_template_shipment_delivery_attempted",
+    "available_for_pickup": "shipment_visibility.mail_template_shipment_available_for_pickup",
 }
 ETA_TEMPLATE = "shipment_visibility.mail_template_shipment_new_eta"
 
@@ -238,6 +240,8 @@ class ShipmentWorkflow(models.AbstractModel):
         return bool(partner and partner.email and partner.shipment_notifications)
 
     def _notification_group(self, shipment):
+        if shipment.status in ("delivery_attempted", "available_for_pickup"):
+            return shipment.status
         if shipment.exception_state != "none" or shipment.status == "delayed":
             return "delayed"
         if shipment.status == "delivered":
@@ -265,15 +269,49 @@ class ShipmentWorkflow(models.AbstractModel):
             key = group
         if not self._customer_accepts_mail(shipment):
             return
+        siblings = self._order_shipments(shipment) - shipment
+        if group == "delivered" and any(s.status != "delivered" for s in siblings):
+            return  # "delivered" means the whole order: the last parcel's delivery tells it
         template = self.env.ref(TEMPLATES[group])
-        done = self._act(shipment, "notify_customer", _("“%(template)s” e-mailed", template=template.name), shadow,
-                         lambda: template.sudo().send_mail(shipment.id))
+        if self._told_on_order(siblings, group):
+            done = not shadow  # remembered as told, without a second e-mail
+        else:
+            done = self._act(shipment, "notify_customer", _("“%(template)s” e-mailed", template=template.name),
+                             shadow, lambda: self._send_customer_mail(template, shipment))
         if done:
             sent.add(key)
             if group in PROGRESS_GROUPS:
                 # Earlier steps count as told: the customer already knows more than they say.
                 sent |= set(PROGRESS_GROUPS[:PROGRESS_GROUPS.index(group)])
             shipment.workflow_notified = ",".join(sorted(sent))
+
+    def _order_shipments(self, shipment):
+        """The shipments of the order ``shipment`` belongs to (its delivery order's, without one)."""
+        order = shipment.picking_id.sale_id
+        if order:
+            return order.picking_ids.filtered(lambda p: p.picking_type_code == "outgoing"
+                                              and p.state != "cancel").shipment_ids | shipment
+        return shipment.picking_id.shipment_ids | shipment
+
+    def _told_on_order(self, siblings, group):
+        """Did another shipment of the order already e-mail this milestone (one e-mail per order)?
+
+        For "delayed", only while that shipment's problem is still open.
+        """
+        for sibling in siblings:
+            sent = set(filter(None, (sibling.workflow_notified or "").split(",")))
+            if group != "delayed" and group in sent:
+                return True
+            if group == "delayed" and any(f"delayed:{exception.id}" in sent for exception in
+                                          sibling.exception_ids.filtered(lambda e: e.state != "resolved")):
+                return True
+        return False
+
+    def _send_customer_mail(self, template, shipment):
+        # The unsubscribe link is the tracking page's (RFC 8058 one-click as well).
+        unsubscribe = shipment._track_url("/unsubscribe")
+        headers = {"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+        template.sudo().send_mail(shipment.id, email_values={"headers": repr(headers)})
 
     # ------------------------------------------------------------------ #
     # Watchdog

@@ -15,3 +15,8 @@ from . import test_file_import
 from . import test_adapters_odoo
 from . import test_secrets
 from . import test_hardening
+from . import test_portal
+from . import test_tracking_http
+from . import test_customer_notifications
+from . import test_portal_tour
+from . import test_translations

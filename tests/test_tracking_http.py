@@ -1,0 +1,203 @@
+import re
+import uuid
+from datetime import timedelta
+
+from odoo.tests import HttpCase, tagged
+from odoo.tools import mute_logger
+
+from ..integration.events import CanonicalEvent
+from .portal_common import PortalCommon
+
+CSRF_VALUE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@tagged("post_install", "-at_install")
+class TestTrackingPage(HttpCase, PortalCommon):
+    """The public tracking page, used the way customers and attackers would."""
+
+    def setUp(self):
+        super().setUp()
+        # A budget no test reaches, but the rate limit test (which sets its own).
+        self.env["ir.config_parameter"].sudo().set_param("shipment_visibility.track_lookup_limit", 1000)
+
+    def _csrf(self):
+        return CSRF_VALUE.search(self.url_open("/track").text).group(1)
+
+    def _lookup(self, **data):
+        data.setdefault("csrf_token", self._csrf())
+        return self.url_open("/track", data=data, allow_redirects=False)
+
+    # ------------------------------------------------------------------ lookup form
+
+    def test_form_reads_without_javascript(self):
+        page = self.url_open("/track")
+        self.assertEqual(page.status_code, 200)
+        self.assertNotIn("<script", page.text)
+        self.assertIn('name="viewport"', page.text)
+        self.assertIn("/web/binary/company_logo?company=", page.text)
+        self.assertIn("--sv-primary", page.text)
+
+    def test_order_and_email_open_each_parcel_of_a_split_order(self):
+        response = self._lookup(reference=self.order.name.lower(), contact=" Orders@Ada.example.com ")
+        self.assertEqual(response.status_code, 200)
+        self.assertIn(f'href="/track/{self.parcel_a.access_token}"', response.text)
+        self.assertIn(f'href="/track/{self.parcel_b.access_token}"', response.text)
+        self.assertNotIn("STRANGER9", response.text)
+
+    def test_order_and_postcode_redirect_to_the_single_parcel(self):
+        self.order_picking.carrier_tracking_ref = "PARCELA1"
+        response = self._lookup(reference=f"  {self.order.name} ", contact="75 011")
+        self.assertEqual(response.status_code, 303)
+        self.assertTrue(response.headers["Location"].endswith(f"/track/{self.parcel_a.access_token}"))
+        # The delivery order's name works as a reference too.
+        response = self._lookup(reference=self.order_picking.name, contact="75011")
+        self.assertEqual(response.status_code, 303)
+
+    def test_not_found_and_wrong_contact_answer_the_same(self):
+        wrong_contact = self._lookup(reference=self.order.name, contact="eve@stranger.example.com")
+        unknown_order = self._lookup(reference="S99999", contact="orders@ada.example.com")
+        other_customer = self._lookup(reference=self.order.name, contact="SW1A 1AA")
+        unknown_number = self._lookup(number="NOSUCHNUMBER")
+        statuses = {r.status_code for r in (wrong_contact, unknown_order, other_customer, unknown_number)}
+        self.assertEqual(statuses, {404})
+        # Same page, but for what the visitor typed and the CSRF token.
+        bodies = {self.without_csrf(r.text).replace(self.order.name, "REF").replace("S99999", "REF")
+                  for r in (wrong_contact, unknown_order, other_customer)}
+        self.assertEqual(len(bodies), 1)
+        self.assertIn("We could not find a shipment matching these details.", wrong_contact.text)
+
+    def test_tracking_number_alone_shows_no_personal_data(self):
+        self.parcel_a.pod_signed_by = "Ada Lovelace"
+        response = self._lookup(number=" parcela1 ")
+        self.assertEqual(response.status_code, 200)
+        html = response.text
+        self.assertIn("Arrived at a carrier facility", html)
+        self.assertIn("Orly, FR", html)
+        self.assertIn("Expected delivery", html)
+        for personal in ("Ada", "Lilas", "75011", "69007", self.order.name, self.order_picking.name,
+                         "orders@ada.example.com", self.parcel_a.access_token, "Delivery address",
+                         "Proof of delivery", "Widget"):
+            self.assertNotIn(personal, html)
+        # The same view from a shareable link.
+        self.assertEqual(self.url_open("/track/number/PARCELA1").status_code, 200)
+
+    def test_bad_input_is_refused_precisely(self):
+        self.assertEqual(self._lookup().status_code, 400)
+        self.assertEqual(self._lookup(reference=self.order.name).status_code, 400)
+        for hostile in ("\x00", "%" * 5000, "\u202e" + self.order.name, "' OR 1=1 --", "S%", "_" * 10):
+            response = self._lookup(reference=hostile, contact=hostile, number="")
+            self.assertIn(response.status_code, (400, 404), hostile[:20])
+            response = self._lookup(number=hostile)
+            self.assertIn(response.status_code, (400, 404), hostile[:20])
+        # No CSRF token: refused by Odoo before any lookup (and logged by it).
+        with mute_logger("odoo.http"):
+            self.assertEqual(self.url_open("/track", data={"number": "PARCELA1"}).status_code, 400)
+
+    # ------------------------------------------------------------------ token page
+
+    def test_token_page_shows_the_full_page(self):
+        self.parcel_a.pod_signed_by = "A. Lovelace"
+        self.parcel_a.pod_url = "https://pod.example.com/PARCELA1.jpg"
+        response = self.url_open(f"/track/{self.parcel_a.access_token}")
+        self.assertEqual(response.status_code, 200)
+        html = response.text
+        for expected in ("PARCELA1", self.order.name, "12 Rue des Lilas", "Signed by", "A. Lovelace",
+                         "Times in Europe/Paris", "https://track.example.com/?n=PARCELA1",
+                         f"/track/{self.parcel_a.access_token}/unsubscribe"):
+            self.assertIn(expected, html)
+        self.assertNotIn("PARCELB2", html)
+        self.assertEqual(response.headers["Referrer-Policy"], "no-referrer")
+        self.assertIn("no-store", response.headers["Cache-Control"])
+        pod = self.url_open(f"/track/{self.parcel_a.access_token}/pod", allow_redirects=False)
+        self.assertEqual((pod.status_code, pod.headers["Location"]), (303, "https://pod.example.com/PARCELA1.jpg"))
+        self.assertEqual(self.url_open(f"/track/{self.parcel_b.access_token}/pod").status_code, 404)
+
+    def test_guessed_or_malformed_tokens_are_not_found(self):
+        for token in (str(uuid.uuid4()), self.parcel_a.access_token.upper(), self.parcel_a.access_token[:-1] + "0"
+                      if not self.parcel_a.access_token.endswith("0") else self.parcel_a.access_token[:-1] + "1",
+                      "x" * 3000, "%00", "%E2%80%AE"):
+            response = self.url_open(f"/track/{token}")
+            self.assertEqual(response.status_code, 404, token[:40])
+            self.assertNotIn("PARCELA1", response.text)
+
+    def test_regenerated_token_revokes_the_old_link(self):
+        old = self.parcel_a.access_token
+        self.parcel_a.action_regenerate_access_token()
+        new = self.parcel_a.access_token
+        self.assertNotEqual(old, new)
+        self.assertEqual(self.url_open(f"/track/{old}").status_code, 404)
+        self.assertEqual(self.url_open(f"/track/{new}").status_code, 200)
+
+    def test_expected_date_from_the_promise_when_the_carrier_gives_none(self):
+        self.parcel_b.promised_date = (self.now + timedelta(days=3)).replace(tzinfo=None)
+        html = self.url_open(f"/track/{self.parcel_b.access_token}").text
+        self.assertIn("date promised with your order", html)
+        self.parcel_b.promised_date = (self.now - timedelta(days=3)).replace(tzinfo=None)
+        html = self.url_open(f"/track/{self.parcel_b.access_token}").text
+        self.assertNotIn("date promised with your order", html)
+        self.assertIn("The delivery date will show here", html)
+
+    def test_attempt_shows_a_customer_friendly_explanation(self):
+        self.env["shipment.shipment"]._ingest_canonical_events([CanonicalEvent(
+            "PARCELA1", "delivery_attempted", self.now - timedelta(hours=1), city="Paris", country="FR",
+            description="CNEE NA NOTICE LEFT")], "webhook", connector=self.connector)
+        html = self.url_open(f"/track/{self.parcel_a.access_token}").text
+        self.assertIn("nobody was available to receive it", html)
+        self.assertIn("What you can do:", html)
+
+    # ------------------------------------------------------------------ rate limit
+
+    def test_lookups_are_rate_limited_per_client(self):
+        self.env["ir.config_parameter"].sudo().set_param("shipment_visibility.track_lookup_limit", 3)
+        csrf = self._csrf()
+        for _attempt in range(3):
+            self.assertEqual(self._lookup(number="NOPE", csrf_token=csrf).status_code, 404)
+        limited = self._lookup(reference=self.order.name, contact="orders@ada.example.com", csrf_token=csrf)
+        self.assertEqual(limited.status_code, 429)
+        self.assertGreater(int(limited.headers["Retry-After"]), 0)
+        self.assertIn("Too many attempts", limited.text)
+        # Guessing tokens draws from the same budget; a customer's own link still works.
+        self.assertEqual(self.url_open(f"/track/{uuid.uuid4()}").status_code, 429)
+        self.assertEqual(self.url_open(f"/track/{self.parcel_a.access_token}").status_code, 200)
+        # Another client (IPv6 /64 or address) has its own budget; an expired window starts over.
+        Throttle = self.env["shipment.track.throttle"]
+        self.assertEqual(Throttle._hit("2001:db8::1"), 0)
+        self.env.cr.execute("UPDATE shipment_track_throttle SET window_start = window_start - interval '1 hour'")
+        self.assertEqual(self._lookup(number="NOPE", csrf_token=csrf).status_code, 404)
+
+    # ------------------------------------------------------------------ opt-out
+
+    def test_unsubscribe_link_turns_emails_off_and_on(self):
+        token = self.parcel_a.access_token
+        page = self.url_open(f"/track/{token}/unsubscribe")
+        self.assertEqual(page.status_code, 200)
+        self.assertIn("Stop shipment e-mails", page.text)
+        # One click, as mail clients do it (RFC 8058): no session, no CSRF token.
+        done = self.url_open(f"/track/{token}/unsubscribe", data={"List-Unsubscribe": "One-Click"})
+        self.assertEqual(done.status_code, 200)
+        self.assertFalse(self.parcel_a.partner_id.shipment_notifications)
+        self.url_open(f"/track/{token}/unsubscribe", data={"subscribe": "1"})
+        self.assertTrue(self.parcel_a.partner_id.shipment_notifications)
+        self.assertEqual(self.url_open(f"/track/{uuid.uuid4()}/unsubscribe", data={}).status_code, 404)
+
+    # ------------------------------------------------------------------ queries
+
+    def test_queries_do_not_grow_with_the_history(self):
+        def count_queries(shipment):
+            url = f"/track/{shipment.access_token}"
+            self.url_open(url)  # warm caches (routing, templates)
+            before = self.cr.sql_log_count
+            response = self.url_open(url)
+            self.assertEqual(response.status_code, 200)
+            return self.cr.sql_log_count - before
+
+        counts = {}
+        for size in (5, 500):
+            shipment = self.env["shipment.shipment"].create({
+                "tracking_number": f"LONG{size}", "carrier_id": self.carrier.id, "partner_id": self.contact.id})
+            self.env["shipment.shipment"]._ingest_canonical_events([
+                CanonicalEvent(f"LONG{size}", "in_transit", self.now - timedelta(minutes=10 * i), city=f"Hub {i}",
+                               country="FR", description=f"Scan {i}") for i in range(size)],
+                "webhook", connector=self.connector)
+            counts[size] = count_queries(shipment)
+        self.assertEqual(counts[5], counts[500], counts)
