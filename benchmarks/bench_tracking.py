@@ -73,6 +73,7 @@ def seed(tree, db):
 
     odoo.tools.config.parse_config(devenv.odoo_cmd(tree, db, "--log-level=warn")[2:])
     from odoo.addons.shipment_visibility.integration.events import CanonicalEvent
+    from odoo.addons.shipment_visibility.tests.common import store_events
 
     registry = Registry(db)
     tokens = {}
@@ -91,7 +92,7 @@ def seed(tree, db):
             shipment = env["shipment.shipment"].create({
                 "tracking_number": number, "carrier_id": carrier.id, "partner_id": customer.id,
                 "promised_date": (now + timedelta(days=2)).replace(tzinfo=None)})
-            env["shipment.shipment"]._ingest_canonical_events([
+            store_events(env, [
                 CanonicalEvent(number, "in_transit" if i else "picked_up", now - timedelta(minutes=20 * (size - i)),
                                city=f"Hub {i % 40}", country="BE", description=f"Scanned at hub {i % 40}")
                 for i in range(size)], "webhook")

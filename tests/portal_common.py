@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from odoo.tests import new_test_user
 
 from ..integration.events import CanonicalEvent
-from .common import ShipmentCommon
+from .common import ShipmentCommon, store_events
 
 CSRF = re.compile(r'name="csrf_token" value="[^"]*"')
 
@@ -53,7 +53,7 @@ class PortalCommon(ShipmentCommon):
         cls.stranger_shipment = cls.stranger_picking.shipment_ids
 
         now = cls.now
-        cls.env["shipment.shipment"]._ingest_canonical_events([
+        store_events(cls.env, [
             CanonicalEvent("PARCELA1", "picked_up", now - timedelta(hours=30), city="Lyon", country="FR",
                            postcode="69007", description="Parcel picked up"),
             CanonicalEvent("PARCELA1", "arrived_at_facility", now - timedelta(hours=8), city="Orly", country="FR",

@@ -5,6 +5,7 @@ from datetime import timedelta
 from odoo.tests import HttpCase, tagged
 
 from ..integration.events import CanonicalEvent
+from .common import store_events
 from .portal_common import PortalCommon
 
 HREF = re.compile(r'href="([^"]+)"')
@@ -13,8 +14,7 @@ HREF = re.compile(r'href="([^"]+)"')
 class NotificationCommon(PortalCommon):
 
     def _deliver(self, *events):
-        created = self.env["shipment.shipment"]._ingest_canonical_events(
-            list(events), "webhook", connector=self.connector)
+        created = store_events(self.env, list(events), "webhook", connector=self.connector)
         self.env.flush_all()
         self.env["shipment.workflow"]._run(created.shipment_id)
         self.env.flush_all()

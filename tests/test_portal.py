@@ -6,6 +6,7 @@ from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, tagged
 
 from ..integration.events import CanonicalEvent
+from .common import store_events
 from .portal_common import PortalCommon
 
 
@@ -50,7 +51,7 @@ class TestPortalAccess(PortalCommon):
     def test_token_exists_from_creation_and_survives_updates(self):
         token = self.parcel_a.access_token
         self.assertRegex(token, r"^[0-9a-f-]{36}$")
-        self.env["shipment.shipment"]._ingest_canonical_events([
+        store_events(self.env, [
             CanonicalEvent("PARCELA1", "out_for_delivery", self.now, city="Paris", country="FR")],
             "webhook", connector=self.connector)
         self.parcel_a.pod_signed_by = "A. Lovelace"

@@ -6,6 +6,7 @@ from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
 from ..integration.events import CanonicalEvent
+from .common import store_events
 from .portal_common import PortalCommon
 
 CSRF_VALUE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -138,7 +139,7 @@ class TestTrackingPage(HttpCase, PortalCommon):
         self.assertIn("The delivery date will show here", html)
 
     def test_attempt_shows_a_customer_friendly_explanation(self):
-        self.env["shipment.shipment"]._ingest_canonical_events([CanonicalEvent(
+        store_events(self.env, [CanonicalEvent(
             "PARCELA1", "delivery_attempted", self.now - timedelta(hours=1), city="Paris", country="FR",
             description="CNEE NA NOTICE LEFT")], "webhook", connector=self.connector)
         html = self.url_open(f"/track/{self.parcel_a.access_token}").text
@@ -195,7 +196,7 @@ class TestTrackingPage(HttpCase, PortalCommon):
         for size in (5, 500):
             shipment = self.env["shipment.shipment"].create({
                 "tracking_number": f"LONG{size}", "carrier_id": self.carrier.id, "partner_id": self.contact.id})
-            self.env["shipment.shipment"]._ingest_canonical_events([
+            store_events(self.env, [
                 CanonicalEvent(f"LONG{size}", "in_transit", self.now - timedelta(minutes=10 * i), city=f"Hub {i}",
                                country="FR", description=f"Scan {i}") for i in range(size)],
                 "webhook", connector=self.connector)

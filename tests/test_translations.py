@@ -3,6 +3,7 @@ from datetime import timedelta
 from odoo.tests import HttpCase, tagged
 
 from ..integration.events import CanonicalEvent
+from .common import store_events
 from .portal_common import PortalCommon
 
 
@@ -42,7 +43,7 @@ class TestCustomerTranslations(HttpCase, PortalCommon):
         self.assertIn("¿Dónde está mi pedido?", html)
 
     def test_explanations_and_emails_in_french(self):
-        self.env["shipment.shipment"]._ingest_canonical_events([CanonicalEvent(
+        store_events(self.env, [CanonicalEvent(
             "PARCELA1", "delivery_attempted", self.now - timedelta(hours=1), description="Nobody home")],
             "webhook", connector=self.connector)
         self.env["shipment.workflow"]._run(self.parcel_a)

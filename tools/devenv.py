@@ -205,6 +205,29 @@ def addons_path():
     return folder
 
 
+#: Addons that exist only for the tests (an example partner added from another addon).
+TEST_ADDONS = REPO / "tests" / "addons"
+
+
+def test_addons_path():
+    """A folder exposing the test-only addons, added to the addons path by ``make test`` only."""
+    key = hashlib.sha256(str(REPO).encode()).hexdigest()[:12]
+    folder = CACHE / f"test-addons-{key}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for addon in sorted(TEST_ADDONS.iterdir()) if TEST_ADDONS.is_dir() else []:
+        link = folder / addon.name
+        if (addon / "__manifest__.py").is_file() and not (link.is_symlink() and link.resolve() == addon):
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            link.symlink_to(addon)
+    return folder
+
+
+def test_addon_names():
+    return sorted(addon.name for addon in TEST_ADDONS.iterdir() if (addon / "__manifest__.py").is_file()) \
+        if TEST_ADDONS.is_dir() else []
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -353,20 +376,26 @@ def run_odoo_tests(odoo, demo=True, test_tags=None):
     """Install the module on a fresh database with tests; return (passed, failed, skips, ok)."""
     db = f"sv_test_{os.getpid()}{'' if demo else '_nodemo'}"
     drop_db(db)
-    extra = ["-i", ADDON, "--stop-after-init", "--http-port", str(free_port()),
+    # With demo data, the test-only addons are installed and tested too: they prove what
+    # another addon can add (a partner). The second install is the module alone.
+    extras = test_addon_names() if demo else []
+    extra = ["-i", ",".join([ADDON, *extras]), "--stop-after-init", "--http-port", str(free_port()),
              "--log-level=warn",
              # The summary and skip lines are logged at INFO; keep everything else at WARNING.
              "--log-handler=odoo.tests.result:INFO",
              "--log-handler=odoo.addons.shipment_visibility.tests:INFO",
              "--log-handler=odoo.modules.loading:WARNING"]
     if demo:
-        extra += ["--test-tags", test_tags or f"/{ADDON}"]
+        extra += ["--test-tags", test_tags or ",".join(f"/{name}" for name in [ADDON, *extras])]
     else:
         extra += ["--without-demo=all"]
     say(f"installing {ADDON} on fresh database {db} ({'with demo data and tests' if demo else 'without demo data'})")
     started = time.time()
-    proc = subprocess.Popen(odoo_cmd(odoo, db, *extra), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    cmd = odoo_cmd(odoo, db, *extra)
+    if extras:
+        position = cmd.index("--addons-path") + 1
+        cmd[position] = f"{cmd[position]},{test_addons_path()}"
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     summary, skips, problems = None, [], []
     for line in proc.stdout:
         sys.stdout.write(line)

@@ -1,0 +1,2 @@
+from . import partner
+from . import models
