@@ -18,6 +18,7 @@
         "security/shipment_visibility_rules.xml",
         "security/shipment_reporting_rules.xml",
         "security/shipment_portal_rules.xml",
+        "security/shipment_shadow_rules.xml",
         # data: crons and the default partner status mappings
         "data/ir_cron_data.xml",
         "data/shipment.status.map.csv",
@@ -31,6 +32,7 @@
         "views/shipment_inbox_views.xml",
         "views/shipment_status_map_views.xml",
         "views/shipment_exception_views.xml",
+        "views/shipment_shadow_comparison_views.xml",
         "wizards/shipment_manual_event_views.xml",
         "wizards/shipment_exception_resolve_views.xml",
         "wizards/shipment_inbox_replay_views.xml",

@@ -178,7 +178,7 @@ class ShipmentTrackingController(http.Controller):
             normalized = ""
         # A tracking number alone shows the carrier-like view only, searched as the system.
         shipments = request.env["shipment.shipment"].sudo().search(
-            [("tracking_number", "=", normalized)], limit=5, order="id") if normalized else None
+            [("tracking_number", "=", normalized), ("shadow", "=", False)], limit=5, order="id") if normalized else None
         if not shipments:
             return self._not_found(number=number)
         views = [shipment._customer_view_values(None, full=False) for shipment in shipments]

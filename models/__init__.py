@@ -18,6 +18,7 @@ from . import shipment_track_throttle
 from . import shipment_exception
 from . import shipment_workflow_log
 from . import shipment_workflow
+from . import shipment_shadow_comparison
 
 # core models extended by the module
 from . import stock_picking

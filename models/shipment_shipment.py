@@ -25,7 +25,7 @@ STATUS_SELECTION = taxonomy.selection(include_pending=True)
 PROCESSOR_FIELDS = frozenset({
     "status", "event_count", "last_event_id", "last_event_at", "eta", "eta_window_start", "eta_window_end",
     "shipped_at", "delivered_at", "exception_state", "exception_reason", "is_terminal", "sla_state",
-    "last_polled_at", "polling_stopped", "workflow_eta", "workflow_delivered_done", "workflow_notified",
+    "last_polled_at", "polling_stopped", "workflow_eta", "workflow_delivered_done", "workflow_notified", "shadow",
 })
 # Events shown on a customer page before "show all": long histories stay readable,
 # and the page stays cheap.
@@ -58,6 +58,10 @@ class ShipmentShipment(models.Model):
         required=True, index=True, tracking=True,
         help="Normalized: trimmed, upper-case, without spaces.")
     active = fields.Boolean(default=True)
+    shadow = fields.Boolean(
+        default=False, readonly=True, index=True, copy=False,
+        help="What a connector in shadow mode reported, kept beside the live shipment for the comparison: "
+             "never on a delivery order, never acted on.")
     company_id = fields.Many2one(
         "res.company", required=True, index=True, default=lambda self: self.env.company)
     connector_id = fields.Many2one(
@@ -147,9 +151,15 @@ class ShipmentShipment(models.Model):
         # One shipment per tracking number and carrier in a company; a NULL carrier
         # (events from a connector before any delivery order names the carrier) counts
         # as its own value, which a plain UNIQUE constraint would not enforce.
+        # A shadow connector keeps its own shipment of each number beside the live one.
+        self.env.cr.execute(SQL("DROP INDEX IF EXISTS shipment_shipment_tracking_carrier_uniq"))
         self.env.cr.execute(SQL(
-            "CREATE UNIQUE INDEX IF NOT EXISTS shipment_shipment_tracking_carrier_uniq "
-            "ON shipment_shipment (company_id, tracking_number, COALESCE(carrier_id, 0))"))
+            "CREATE UNIQUE INDEX IF NOT EXISTS shipment_shipment_live_tracking_carrier_uniq "
+            "ON shipment_shipment (company_id, tracking_number, COALESCE(carrier_id, 0)) WHERE shadow IS NOT TRUE"))
+        self.env.cr.execute(SQL(
+            "CREATE UNIQUE INDEX IF NOT EXISTS shipment_shipment_shadow_tracking_carrier_uniq "
+            "ON shipment_shipment (company_id, connector_id, tracking_number, COALESCE(carrier_id, 0)) "
+            "WHERE shadow"))
         # The public tracking page finds a shipment by its token; one token, one shipment.
         self.env.cr.execute(SQL(
             "CREATE UNIQUE INDEX IF NOT EXISTS shipment_shipment_access_token_uniq "
@@ -344,10 +354,15 @@ class ShipmentShipment(models.Model):
         company = company or (connector.company_id if connector else self.env.company)
         carriers = carrier or (connector.carrier_ids if connector else self.env["delivery.carrier"])
         numbers = list(dict.fromkeys(tracking_numbers))
+        # A shadow connector writes on shipments of its own, beside the live ones: what it
+        # reports is compared with them, and must never change them.
+        shadow = bool(connector and connector.mode == "shadow")
+        domain = [("company_id", "=", company.id), ("tracking_number", "in", numbers), ("shadow", "=", shadow)]
+        if shadow:
+            domain.append(("connector_id", "=", connector.id))
         # Only the matching keys: a plain search would fetch every column of each shipment.
-        existing = self.with_context(active_test=False).search_fetch([
-            ("company_id", "=", company.id), ("tracking_number", "in", numbers)],
-            ["tracking_number", "carrier_id", "picking_id"])
+        existing = self.with_context(active_test=False).search_fetch(
+            domain, ["tracking_number", "carrier_id", "picking_id"])
         by_number = defaultdict(list)
         for shipment in existing:
             by_number[shipment.tracking_number].append(shipment)
@@ -367,7 +382,17 @@ class ShipmentShipment(models.Model):
                     "company_id": company.id,
                     "connector_id": connector.id if connector else False,
                     "carrier_id": carriers.id if len(carriers) == 1 else False,
+                    "shadow": shadow,
                 })
+        if shadow and to_create:
+            # A shadow shipment answers for the same order as its live twin, so that what
+            # the shadow partner would have done names the right customer.
+            twins = self.with_context(active_test=False).search_fetch([
+                ("company_id", "=", company.id), ("tracking_number", "in", [v["tracking_number"] for v in to_create]),
+                ("shadow", "=", False), ("picking_id", "!=", False)], ["tracking_number", "picking_id"])
+            orders = {twin.tracking_number: twin.picking_id.id for twin in twins}
+            for values in to_create:
+                values["picking_id"] = orders.get(values["tracking_number"], False)
         for shipment in self.create(to_create):
             result[shipment.tracking_number] = shipment
         return result

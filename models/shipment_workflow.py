@@ -58,7 +58,9 @@ class ShipmentWorkflow(models.AbstractModel):
                     _logger.exception("workflow policies failed for shipment %s", shipment.id)
 
     def _apply_policies(self, shipment):
-        shadow = shipment.connector_id.mode == "shadow"
+        # A shadow shipment only holds what a shadow connector reported; a live shipment
+        # whose connector went back to shadow is not acted on either.
+        shadow = shipment.shadow or shipment.connector_id.mode == "shadow"
         self._exception_policy(shipment, shadow)
         self._eta_policy(shipment, shadow)
         self._delivered_policy(shipment, shadow)
@@ -322,10 +324,11 @@ class ShipmentWorkflow(models.AbstractModel):
         """Raise 'no update' exceptions for silent shipments and 'late' ones past their promise."""
         now = fields.Datetime.now()
         Shipment = self.env["shipment.shipment"]
-        open_shipments = Shipment.search([("is_terminal", "=", False), ("picking_id", "!=", False)])
+        open_shipments = Shipment.search([("is_terminal", "=", False), ("picking_id", "!=", False),
+                                          ("shadow", "=", False)])
         policies = self.env["shipment.sla.policy"]._find_policies(open_shipments)
         for shipment in open_shipments:
-            shadow = shipment.connector_id.mode == "shadow"
+            shadow = shipment.shadow or shipment.connector_id.mode == "shadow"
             open_kinds = set(shipment.exception_ids.filtered(lambda e: e.state != "resolved").mapped("kind"))
             policy = policies[shipment.id]
             if shipment.last_event_at:

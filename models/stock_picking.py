@@ -9,7 +9,10 @@ class StockPicking(models.Model):
 
     _inherit = "stock.picking"
 
-    shipment_ids = fields.One2many("shipment.shipment", "picking_id", string="Shipments")
+    # Shadow shipments point at the order too (what the shadow partner would have done
+    # needs its customer), but are not the order's shipments.
+    shipment_ids = fields.One2many("shipment.shipment", "picking_id", string="Shipments",
+                                   domain=[("shadow", "=", False)])
     shipment_count = fields.Integer(compute="_compute_shipment_summary", store=True)
     shipment_status = fields.Selection(
         STATUS_SELECTION, string="Shipment Status", compute="_compute_shipment_summary", store=True,
@@ -115,8 +118,12 @@ class StockPicking(models.Model):
             current.filtered(lambda s, refs=refs: s.tracking_number not in refs).write({"picking_id": False})
             if not refs:
                 continue
+            Shipment.search([("company_id", "=", picking.company_id.id), ("tracking_number", "in", refs),
+                             ("shadow", "=", True), ("picking_id", "!=", picking.id)]).write(
+                {"picking_id": picking.id})
+            # What a shadow connector reported stays beside the live data, never on an order.
             candidates = Shipment.search([
-                ("company_id", "=", picking.company_id.id), ("tracking_number", "in", refs)])
+                ("company_id", "=", picking.company_id.id), ("tracking_number", "in", refs), ("shadow", "=", False)])
             connector = Connector._find_for_carrier(picking.carrier_id, picking.company_id)
             for ref in refs:
                 same_ref = candidates.filtered(lambda s, ref=ref: s.tracking_number == ref)

@@ -68,7 +68,7 @@ class TestPickingShipment(ShipmentCommon):
         """Events received before any delivery order knew the number are kept and attached later."""
         Shipment = self.env["shipment.shipment"]
         no_carrier_connector = self.env["shipment.connector"].create(
-            {"name": "Generic", "connector_type": "generic_json"})
+            {"name": "Generic", "connector_type": "generic_json", "mode": "live", "webhook_secret": "whsec_QUFB"})
         self._ingest([self._event("EARLY1", "picked_up", -10), self._event("EARLY1", "in_transit", -2)],
                      connector=no_carrier_connector)
         unmatched = Shipment.search([("tracking_number", "=", "EARLY1")])
@@ -86,7 +86,8 @@ class TestPickingShipment(ShipmentCommon):
     def test_unmatched_merges_into_existing_carrier_shipment(self):
         """Two shipments for one number (one unmatched) merge without duplicating events."""
         Shipment = self.env["shipment.shipment"]
-        generic = self.env["shipment.connector"].create({"name": "Generic", "connector_type": "generic_json"})
+        generic = self.env["shipment.connector"].create({"name": "Generic", "connector_type": "generic_json",
+                                                         "mode": "live", "webhook_secret": "whsec_QUFB"})
         picking = self._create_picking(carrier_tracking_ref="MERGE1")
         own = picking.shipment_ids
         self._ingest([self._event("MERGE1", "picked_up", -10)])

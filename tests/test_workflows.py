@@ -186,22 +186,65 @@ class TestWorkflows(ShipmentCommon):
             "carrier_ids": [(6, 0, self.other_carrier.ids)]})
         picking = self._create_picking(carrier_id=self.other_carrier.id, carrier_tracking_ref="SH1")
         shipment = picking.shipment_ids
-        self.assertEqual(shipment.connector_id, shadow)
         mails_before = self.env["mail.mail"].search_count([])
         self._deliver([self._event("SH1", "delivery_attempted", -2, reason="recipient_unavailable")],
                       connector=shadow)
         self._deliver([self._event("SH1", "delivered", -1)], connector=shadow)
-        self.assertFalse(shipment.exception_ids)
+        self.assertFalse(shipment.event_ids, "the order's shipment is not the shadow partner's")
+        self.assertEqual(shipment.status, "pending")
+        twin = self.env["shipment.shipment"].search([("tracking_number", "=", "SH1"), ("shadow", "=", True)])
+        self.assertEqual((twin.connector_id, twin.picking_id, twin.status), (shadow, picking, "delivered"))
+        self.assertEqual(picking.shipment_ids, shipment, "the shadow twin is not one of the order's shipments")
+        self.assertFalse(twin.exception_ids | shipment.exception_ids)
         self.assertEqual(self.env["mail.mail"].search_count([]), mails_before)
-        log = shipment.workflow_log_ids
+        log = twin.workflow_log_ids
         self.assertTrue(log)
         self.assertTrue(all(log.mapped("shadow")))
         self.assertIn("open_exception", log.mapped("action"))
         self.assertIn("notify_customer", log.mapped("action"))
         # Replaying the same events does not grow the report.
         count = len(log)
-        self.Workflow._run(shipment)
-        self.assertEqual(len(shipment.workflow_log_ids), count)
+        self.Workflow._run(twin)
+        self.assertEqual(len(twin.workflow_log_ids), count)
+
+    def test_shadow_connector_beside_a_live_one_never_touches_the_live_shipment(self):
+        """A shadow partner reporting an exception on a shipment the live partner follows: no
+        desk exception, no e-mail, no change of the live status; the comparison shows the gap."""
+        shadow = self.env["shipment.connector"].create({
+            "name": "Candidate partner", "connector_type": "shippo", "mode": "shadow",
+            "carrier_ids": [(6, 0, self.carrier.ids)]})
+        self._deliver([self._event("WF1", "picked_up", -30), self._event("WF1", "in_transit", -20)])
+        mails_before = self.env["mail.mail"].search_count([])
+        self._deliver([self._event("WF1", "picked_up", -30),
+                       self._event("WF1", "in_transit", -18),
+                       self._event("WF1", "exception", -10, reason="damaged")], connector=shadow)
+        self.assertEqual(self.shipment.status, "in_transit")
+        self.assertEqual(self.shipment.exception_state, "none")
+        self.assertFalse(self.env["shipment.exception"].search([("tracking_number", "=", "WF1")]))
+        self.assertEqual(self.env["mail.mail"].search_count([]), mails_before)
+        twin = self.env["shipment.shipment"].search([("tracking_number", "=", "WF1"), ("shadow", "=", True)])
+        self.assertEqual(twin.status, "exception")
+        # Shipment users do not see the shadow twin; integration administrators do.
+        clerk = new_test_user(self.env, "sv_shadow_clerk", groups="shipment_visibility.group_shipment_user")
+        admin = new_test_user(self.env, "sv_shadow_admin",
+                              groups="shipment_visibility.group_shipment_integration_admin")
+        Shipment = self.env["shipment.shipment"]
+        self.assertEqual(Shipment.with_user(clerk).search([("tracking_number", "=", "WF1")]), self.shipment)
+        self.assertEqual(Shipment.with_user(admin).search([("tracking_number", "=", "WF1")]), self.shipment | twin)
+        # The shadow partner's picked-up scan reached us an hour after the live one.
+        self.env.cr.execute("UPDATE shipment_event SET received_at = received_at + interval '1 hour' "
+                            "WHERE shipment_id = %s AND milestone = 'picked_up'", [twin.id])
+        self.env.invalidate_all()
+        rows = self.env["shipment.shadow.comparison"].search([("tracking_number", "=", "WF1")])
+        outcomes = {row.milestone: row.outcome for row in rows}
+        self.assertEqual(outcomes, {"picked_up": "late", "in_transit": "different", "exception": "extra"})
+        late = rows.filtered(lambda row: row.milestone == "picked_up")
+        self.assertEqual((late.shadow_connector_id, late.live_connector_id), (shadow, self.connector))
+        self.assertAlmostEqual(late.latency_minutes, 60, delta=1)
+        self._deliver([self._event("WF1", "delivered", -1)])
+        missed = self.env["shipment.shadow.comparison"].search([("tracking_number", "=", "WF1"),
+                                                                 ("milestone", "=", "delivered")])
+        self.assertEqual(missed.outcome, "missed")
 
     # ------------------------------------------------------------------ watchdog
 

@@ -92,7 +92,7 @@ class ShipmentManualEvent(models.TransientModel):
             "type": "shipment.tracking.updated",
             # The issue time of an estimate entered by hand is when it was entered.
             "timestamp": now.isoformat(),
-            "data": {"tracking_number": number, "reference": self.picking_id.name or None, "events": [event]},
+            "data": {"tracking_number": number, "events": [event]},
         }, separators=(",", ":")).encode()
 
     def action_record(self):
@@ -106,8 +106,9 @@ class ShipmentManualEvent(models.TransientModel):
         number = self._check_input()
         shipment = self.shipment_id
         if not shipment and self.picking_id:
-            shipment = self.picking_id.shipment_ids.filtered(lambda s: s.tracking_number == number)[:1]
-        company = shipment.company_id or self.picking_id.company_id or self.env.company
+            shipment = self.env["shipment.shipment"].search(
+                [("picking_id", "=", self.picking_id.id), ("tracking_number", "=", number)], limit=1)
+        company = shipment.company_id or self.env.company
         # The inbox is the system's: whoever may record an event may have it stored.
         Inbox = self.env["shipment.inbox"].sudo()
         connector = self.env["shipment.connector"]._manual_entry_connector(company)
