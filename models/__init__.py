@@ -7,6 +7,7 @@ from . import shipment_connector_files
 from . import shipment_connector_easypost
 from . import shipment_status_map
 from . import shipment_shipment
+from . import shipment_shipment_canonical
 from . import shipment_event
 from . import shipment_inbox
 from . import shipment_webhook_rejection
