@@ -7,7 +7,7 @@ from odoo.addons.portal.controllers.portal import CustomerPortal
 from odoo.addons.portal.controllers.portal import pager as portal_pager
 
 from ..integration import taxonomy
-from ..models.shipment_shipment import CUSTOMER_EVENT_LIMIT
+from ..models.shipment_shipment_customer import CUSTOMER_EVENT_LIMIT
 
 # Statuses of the "Filter By" entries of the portal list.
 _IN_TRANSIT = tuple(code for code in taxonomy.MILESTONE_CODES

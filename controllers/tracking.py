@@ -7,7 +7,7 @@ from odoo.tools import SQL, consteq
 
 from ..integration import customer_view
 from ..integration.events import EventError, normalize_tracking_number
-from ..models.shipment_shipment import CUSTOMER_EVENT_LIMIT, CUSTOMER_SHIPMENT_FIELDS
+from ..models.shipment_shipment_customer import CUSTOMER_EVENT_LIMIT, CUSTOMER_SHIPMENT_FIELDS
 
 # Tokens are uuid4 strings (portal.mixin); anything else is not looked up.
 _TOKEN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -8,8 +8,10 @@ from . import shipment_connector_easypost
 from . import shipment_status_map
 from . import shipment_shipment
 from . import shipment_shipment_canonical
+from . import shipment_shipment_customer
 from . import shipment_event
 from . import shipment_inbox
+from . import shipment_inbox_processor
 from . import shipment_webhook_rejection
 
 # customers: the public tracking page's lookup budget

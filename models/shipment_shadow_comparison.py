@@ -1,6 +1,8 @@
 from odoo import fields, models, tools
 from odoo.tools import SQL
 
+from ..integration import taxonomy
+
 # A shadow partner's scan counts as reported differently when its time is further than
 # this from the live partner's for the same milestone (carriers round, partners don't).
 DIFFERENT_TIME_MINUTES = 60
@@ -82,8 +84,10 @@ class ShipmentShadowComparison(models.Model):
                         ON shadow.shadow_shipment_id = live.shadow_shipment_id
                        AND shadow.live_shipment_id = live.live_shipment_id AND shadow.milestone = live.milestone
                 )
-                SELECT row_number() OVER (ORDER BY compared.shadow_shipment_id, compared.live_shipment_id,
-                                                   compared.milestone) AS id,
+                -- Stable ids (shipment pair and milestone), not a row number: a record read
+                -- earlier in the transaction must still be the same row after new events.
+                SELECT ((compared.shadow_shipment_id::bigint * 2147483648 + compared.live_shipment_id) * 32
+                        + array_position(%(milestones)s::varchar[], compared.milestone::varchar)) AS id,
                        pairs.company_id, pairs.shadow_connector_id, pairs.live_connector_id,
                        compared.shadow_shipment_id, compared.live_shipment_id, pairs.tracking_number,
                        compared.milestone, compared.live_occurred_at, compared.shadow_occurred_at,
@@ -103,4 +107,5 @@ class ShipmentShadowComparison(models.Model):
                   JOIN pairs ON pairs.shadow_shipment_id = compared.shadow_shipment_id
                             AND pairs.live_shipment_id = compared.live_shipment_id
             )
-            """, view=SQL.identifier(self._table), different=DIFFERENT_TIME_MINUTES, late=LATE_MINUTES))
+            """, view=SQL.identifier(self._table), milestones=list(taxonomy.MILESTONE_CODES),
+            different=DIFFERENT_TIME_MINUTES, late=LATE_MINUTES))

@@ -13,7 +13,7 @@ class TestCanonicalDocuments(ShipmentCommon):
     def test_shipment_and_events_follow_their_schemas(self):
         picking = self._create_picking(carrier_tracking_ref="CANON-1")
         self._ingest([
-            self._event("CANON-1", "picked_up", -30, city="Memphis", country_code="US"),
+            self._event("CANON-1", "picked_up", -30, city="Memphis", country="US"),
             self._event("CANON-1", "delivered", -2, signed_by="J. DOE"),
         ])
         shipment = self.env["shipment.shipment"].search([("tracking_number", "=", "CANON-1")])

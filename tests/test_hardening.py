@@ -16,7 +16,7 @@ from ..models.shipment_inbox import WAKE_KEY
 from .common import ShipmentCommon
 from .http_common import LogCapture, RealCursorCase, WebhookHttpCase, dump, fixture_json, sign_for
 
-INBOX_LOGGER = "odoo.addons.shipment_visibility.models.shipment_inbox"
+INBOX_LOGGER = "odoo.addons.shipment_visibility.models.shipment_inbox_processor"
 
 
 def aftership_body(**overrides):

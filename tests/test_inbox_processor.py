@@ -20,7 +20,7 @@ from ..models.shipment_inbox import _wake_processor
 from .common import ShipmentCommon
 from .http_common import RealCursorCase, dump, fixture_bytes, fixture_json
 
-INBOX_LOGGER = "odoo.addons.shipment_visibility.models.shipment_inbox"
+INBOX_LOGGER = "odoo.addons.shipment_visibility.models.shipment_inbox_processor"
 # Chronological order of the checkpoints of the AfterShip fixture (indexes in the file).
 CHRONOLOGICAL = [3, 1, 4, 5, 7, 2, 6, 8, 0]
 AFTERSHIP_TS = 1784055900
