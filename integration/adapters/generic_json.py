@@ -182,7 +182,8 @@ class GenericJsonAdapter(Adapter):
         carrier = _text(self._value(payload, paths["carrier"])[0]) or context.carrier
         reference = _text(self._value(payload, paths["reference"])[0])
         issued_raw, issued_path = self._value(payload, paths["timestamp"])
-        issued_at = context.received_at
+        # The envelope's own time, else its signed Standard Webhooks timestamp.
+        issued_at = context.issue_time("webhook-timestamp")
         if issued_raw:
             issued_at = self._time(issued_raw, issued_path, {}, context)[0]
 

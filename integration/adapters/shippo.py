@@ -130,7 +130,9 @@ class ShippoAdapter(Adapter):
         for status, status_path in statuses:
             if not isinstance(status, dict):
                 raise ParseError("expected a status object", status_path)
-            # tracking_status repeats the newest history entry; its object_id says so.
+            # tracking_status repeats the newest history entry: under the same object_id
+            # (sometimes with less detail), or under another one and a status_date a few
+            # milliseconds off, when only the fingerprint (to the second) makes it one.
             object_id = status.get("object_id")
             if object_id and object_id in seen_ids:
                 continue
@@ -195,12 +197,14 @@ class ShippoAdapter(Adapter):
         # No envelope time: the latest status update dates the estimate, so a poll that
         # finds nothing new reproduces the same fingerprint instead of a new estimate.
         issued_at = context.received_at
-        updated = (current or {}).get("object_updated")
-        if updated:
-            try:
-                issued_at, _assumed = parse_partner_time(updated)
-            except ValueError as exc:
-                raise ParseError(str(exc), f"{path}.tracking_status.object_updated") from None
+        for key in ("object_updated", "object_created"):
+            stamp = (current or {}).get(key)
+            if stamp:
+                try:
+                    issued_at, _assumed = parse_partner_time(stamp)
+                except ValueError as exc:
+                    raise ParseError(str(exc), f"{path}.tracking_status.{key}") from None
+                break
         try:
             occurred_at, start, end, assumed_utc = estimate_window(eta, None, destination_zone)
         except ValueError as exc:

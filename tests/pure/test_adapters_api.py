@@ -660,9 +660,10 @@ def test_shipengine_event_details_are_kept():
     ("default_timezone", "window"),
     [
         ("America/Denver", (utc(2026, 5, 1, 6, 0), utc(2026, 5, 2, 5, 59, 59))),
-        # The connector's destination zone wins over the scans' locations.
-        ("America/New_York", (utc(2026, 5, 1, 4, 0), utc(2026, 5, 2, 3, 59, 59))),
-        # Without it, the newest located scan (Denver) tells the zone.
+        # ShipEngine sends no destination: the newest located scan (Denver) tells where
+        # the parcel ends up, before the connector's zone (a fallback, not an override).
+        ("America/New_York", (utc(2026, 5, 1, 6, 0), utc(2026, 5, 2, 5, 59, 59))),
+        # Without a connector zone, the same scan decides.
         (None, (utc(2026, 5, 1, 6, 0), utc(2026, 5, 2, 5, 59, 59))),
     ],
 )
