@@ -64,7 +64,10 @@ def test_every_sample_is_used_by_a_test():
     source = Path(__file__).read_text()
     names = sorted(path.name for path in SAMPLES.iterdir() if path.suffix in (".json", ".edi"))
     assert len(names) == 22
-    assert [name for name in names if name not in source] == []
+    # DCSA (ocean) has no adapter yet: its samples wait for it.
+    assert [name for name in names if name not in source] == [
+        "dcsa_conformance_tnt-220-response-wrong-date-times.json", "dcsa_conformance_tnt-220-response.json",
+        "dcsa_conformance_tnt-300-response.json"]
 
 
 # -- AfterShip
@@ -131,7 +134,8 @@ def test_aftership_sdkjava_list_dates_its_date_only_estimate_from_the_destinatio
     assert estimate.time_assumed_utc is False
     assert estimate.issued_at == utc(2018, 8, 16, 3, 50, 54)
     # Polling again gives the same estimate: its issue time is not the clock's.
-    again = AFTERSHIP.parse(sample("aftership_sdkjava_get_trackings_list.json"), ctx(received_at=RECEIVED + timedelta(days=3)))
+    later = ctx(received_at=RECEIVED + timedelta(days=3))
+    again = AFTERSHIP.parse(sample("aftership_sdkjava_get_trackings_list.json"), later)
     assert [e.fingerprint for e in again.events] == [e.fingerprint for e in result.events]
 
 
