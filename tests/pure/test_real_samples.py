@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from integration import edi_x12, signatures, status, taxonomy
-from integration.adapters import AdapterContext, get_adapter
+from integration.adapters import AdapterContext, ParseError, get_adapter
 
 SAMPLES = Path(__file__).parent / "fixtures" / "real_samples"
 UTC = timezone.utc
@@ -24,6 +24,7 @@ EASYPOST = get_adapter("easypost")
 SHIPPO = get_adapter("shippo")
 SHIPENGINE = get_adapter("shipengine")
 X12 = get_adapter("edi_x12_214")
+DCSA = get_adapter("dcsa_tnt")
 
 
 def sample(name):
@@ -64,10 +65,7 @@ def test_every_sample_is_used_by_a_test():
     source = Path(__file__).read_text()
     names = sorted(path.name for path in SAMPLES.iterdir() if path.suffix in (".json", ".edi"))
     assert len(names) == 22
-    # DCSA (ocean) has no adapter yet: its three samples wait for it.
-    waiting = [name for name in names if name.startswith("dcsa_")]
-    assert len(waiting) == 3
-    assert [name for name in names if name not in source and name not in waiting] == []
+    assert [name for name in names if name not in source] == []
 
 
 # -- AfterShip
@@ -397,6 +395,63 @@ def test_x12_estimate_carries_its_at7_reason():
         taxonomy.ESTIMATED, "weather", utc(2006, 3, 2, 17))
 
 
+# -- DCSA Track & Trace
+
+
+def test_dcsa_tnt_22_conformance_response():
+    # dcsaorg/Conformance-Gateway tnt/.../messages/tnt-220-response.json @ 283bf7a
+    result = DCSA.parse(sample("dcsa_conformance_tnt-220-response.json"), ctx())
+    assert result.unmapped_codes == []
+    booking = [e for e in result.events if e.tracking_number == "ABC123123123"]
+    # The arrival sent twice under two event ids is one event, with its delay reason.
+    (arrival,) = [e for e in booking if e.raw_code == "TRANSPORT/ARRI"]
+    assert (arrival.milestone, arrival.event_class, arrival.reason) == ("arrived_at_facility", "actual", "weather")
+    assert (arrival.occurred_at, arrival.utc_offset, arrival.country) == (utc(2021, 1, 9, 13, 12, 56), 60, "FR")
+    assert arrival.extra["delay_reason_code"] == "WEA"
+    # The estimated load of an EMPTY container is no milestone, and predicts nothing.
+    empty = [e for e in booking if e.raw_code == "EQUIPMENT/LOAD/EMPTY"]
+    assert {(e.event_class, e.milestone, e.utc_offset) for e in empty} == {("estimated", "unknown", 510)}
+    assert {e.issued_at for e in empty} == {utc(2021, 1, 23, 12, 34, 56), utc(2021, 1, 9, 14, 12, 56)}
+    drafts = [e for e in result.events if e.raw_code.startswith("SHIPMENT/DRFT")]
+    assert {(e.milestone, e.event_class) for e in drafts} == {("unknown", "actual")}
+    state = status.derive(booking)
+    assert (state.status, state.eta) == ("arrived_at_facility", None)
+
+
+def test_dcsa_tnt_30_events_with_iot_and_reefer_readings():
+    # dcsaorg/Conformance-Gateway tnt/.../messages/tnt-300-response.json @ 283bf7a
+    result = DCSA.parse(sample("dcsa_conformance_tnt-300-response.json"), ctx())
+    summary = [(e.tracking_number, e.raw_code, e.milestone) for e in result.events]
+    assert summary == [
+        ("ABC709951", "SHIPMENT/CONF/BKG", "info_received"),
+        ("ABC709951", "TRANSPORT/DEPA", "departed_facility"),
+        ("APZU4812090", "EQUIPMENT/GTIN/EMPTY", "unknown"),
+        ("APZU4812090", "IOT", "unknown"),
+        ("APZU4812090", "REEFER", "unknown"),
+    ]
+    assert status.derive([e for e in result.events if e.tracking_number == "APZU4812090"]).status == "pending"
+    departure = result.events[1]
+    assert (departure.country, departure.city, departure.occurred_at) == (
+        "GB", "Example Terminal Alpha", utc(2026, 1, 16, 11, 30))
+
+
+def test_dcsa_tnt_22_wrong_date_times_are_each_rejected_with_their_path():
+    # dcsaorg/Conformance-Gateway tnt/.../messages/tnt-220-response-wrong-date-times.json @ 283bf7a
+    with pytest.raises(ParseError) as caught:
+        DCSA.parse(sample("dcsa_conformance_tnt-220-response-wrong-date-times.json"), ctx())
+    error = caught.value
+    assert error.path == "$[1].eventCreatedDateTime"
+    assert error.reason.startswith("6 of 7 events rejected: ")
+    for fragment in ("$[1].eventCreatedDateTime: missing", "$[2].eventDateTime: missing",
+                     "$[3].eventCreatedDateTime: not an ISO 8601", "$[4].eventDateTime: not an ISO 8601",
+                     "$[5].eventCreatedDateTime: published 1999-01-01", "$[6].eventCreatedDateTime: published 2099"):
+        assert fragment in error.reason
+    # The one valid event alone parses.
+    (valid,) = json.loads(sample("dcsa_conformance_tnt-220-response-wrong-date-times.json"))[:1]
+    (event,) = DCSA.parse(json.dumps([valid]).encode(), ctx()).events
+    assert (event.raw_code, event.occurred_at) == ("SHIPMENT/DRFT/SHI", utc(2019, 11, 11, 23, 11))
+
+
 # -- Standard Webhooks
 
 
@@ -417,3 +472,17 @@ def test_standard_webhooks_library_vector_verifies_and_signs():
                      {"webhook-timestamp": "-161426533"}):
         with pytest.raises(signatures.SignatureError):
             signatures.verify("standard_webhooks", body, {**headers, **tampered}, [secret], now=1614265330)
+
+
+def test_dcsa_is_polled_one_reference_per_call_with_the_kind_the_connector_tracks():
+    from integration import polling
+
+    ((request,),) = [batch.requests for batch in polling.plan("dcsa_tnt", ["ABC709951"], options={})]
+    assert (request.method, request.path, request.params) == (
+        "GET", "/v2/events", {"carrierBookingReference": "ABC709951", "limit": 250})
+    containers = polling.plan("dcsa_tnt", ["APZU4812090", "MSKU1234565"], batch=5, options={"references": ["EQ"]})
+    assert [r.params["equipmentReference"] for batch in containers for r in batch.requests] == [
+        "APZU4812090", "MSKU1234565"]
+    # A connector tracking containers files the 2.2 sample's events under the container.
+    result = DCSA.parse(sample("dcsa_conformance_tnt-220-response.json"), ctx(options={"references": ["EQ"]}))
+    assert result.tracking_numbers == ["APZU4812090"]
