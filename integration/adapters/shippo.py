@@ -15,7 +15,8 @@ import json
 
 from .. import partners, taxonomy
 from ..events import CanonicalEvent, normalize_tracking_number
-from ..timezones import country_code, estimate_window, parse_partner_time, zone_for
+from ..timezones import country_code, estimate_window, parse_partner_time
+from ..timezones import destination_zone as destination_zone_of
 from .base import Adapter, ParseError, ParseResult, build_event, load_json
 
 #: ``substatus.code`` values of reference table 11.3, then the ``status`` fallbacks.
@@ -123,8 +124,13 @@ class ShippoAdapter(Adapter):
         address_to = track.get("address_to") or {}
         if not isinstance(address_to, dict):
             raise ParseError("expected an address object", f"{path}.address_to")
-        destination_zone = zone_for(
-            address_to.get("country"), address_to.get("state"), address_to.get("city"), context.default_timezone
+        # Without an address_to, the newest located status is the best guess of the
+        # destination, before the connector's zone.
+        places = [status.get("location") for status, _path in reversed(statuses) if isinstance(status, dict)]
+        destination_zone = destination_zone_of(
+            country=address_to.get("country"), region=address_to.get("state"), city=address_to.get("city"),
+            last_scans=[(p.get("country"), p.get("state"), p.get("city")) for p in places if isinstance(p, dict)],
+            default=context.default_timezone,
         )
         seen_ids, seen = set(), set()
         for status, status_path in statuses:

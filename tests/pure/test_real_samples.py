@@ -486,3 +486,14 @@ def test_dcsa_is_polled_one_reference_per_call_with_the_kind_the_connector_track
     # A connector tracking containers files the 2.2 sample's events under the container.
     result = DCSA.parse(sample("dcsa_conformance_tnt-220-response.json"), ctx(options={"references": ["EQ"]}))
     assert result.tracking_numbers == ["APZU4812090"]
+
+
+def test_shippo_date_only_eta_without_address_to_falls_back_on_the_last_located_status():
+    data = json.loads(sample("shippo_pyclient_cassette_track_usps_get_status.body.json"))
+    (given,) = predictions(SHIPPO.parse(json.dumps(data).encode(), ctx()), taxonomy.ESTIMATED)
+    data["address_to"] = None
+    (derived,) = predictions(SHIPPO.parse(json.dumps(data).encode(), ctx(default_timezone="Asia/Tokyo")),
+                             taxonomy.ESTIMATED)
+    # Berkeley, CA: the same Pacific day as the given destination, not Tokyo's.
+    assert (derived.window_start, derived.window_end) == (given.window_start, given.window_end)
+    assert given.window_start == utc(2016, 12, 8, 8)
