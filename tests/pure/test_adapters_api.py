@@ -439,6 +439,12 @@ def test_17track_estimate_window_in_destination_zone():
 def test_17track_estimate_without_any_zone_is_flagged_utc():
     payload = doc("seventeentrack", "tracking_updated.json")
     payload["data"]["track_info"]["shipping_info"]["recipient_address"] = {}
+    # The newest located event tells the destination when the recipient address does not.
+    (derived,) = [e for e in SEVENTEENTRACK.parse(dump(payload), ctx()).events if not e.is_actual]
+    assert (derived.window_start, derived.time_assumed_utc) == (utc(2026, 5, 6, 6), False)
+    for provider in payload["data"]["track_info"]["tracking"]["providers"]:
+        for event in provider["events"]:
+            event["address"] = {}
     result = SEVENTEENTRACK.parse(dump(payload), ctx())
     (estimate,) = [e for e in result.events if not e.is_actual]
     assert (estimate.window_start, estimate.window_end) == (utc(2026, 5, 6), utc(2026, 5, 8, 23, 59, 59))
