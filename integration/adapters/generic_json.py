@@ -29,6 +29,7 @@ else becomes ``unknown`` (kept, and reported in ``unmapped_codes``).
 
 import json
 import re
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -202,6 +203,12 @@ class GenericJsonAdapter(Adapter):
         else:
             raise ParseError("expected an array of events", events_path)
 
+        # The format has no destination field: the newest located event stands for it
+        # (zone-less times without a location, date-only estimates), before the connector's.
+        places = [tuple(_text(self._value(raw, paths[name], path)[0]) for name in ("country", "region", "city"))
+                  for raw, path in zip(reversed(raw_events), reversed(items)) if isinstance(raw, dict)]
+        context = replace(context, default_timezone=timezones.destination_zone(
+            last_scans=places, default=context.default_timezone))
         result = ParseResult(tracking_numbers=[tracking_number])
         proofs = []
         info = {key: value for key, value in (("carrier", carrier), ("reference", reference)) if value}

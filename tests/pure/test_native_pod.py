@@ -142,3 +142,22 @@ def test_estimates_are_dated_by_the_signed_timestamp_header_when_the_body_has_no
     later = context.for_message({"webhook-timestamp": "1777636800"}, RECEIVED + timedelta(days=1))
     again = GENERIC.parse(json.dumps(payload).encode(), later)
     assert [e.fingerprint for e in again.events] == [e.fingerprint for e in first.events]
+
+
+def test_date_only_estimate_without_location_is_a_day_where_the_last_scan_was():
+    # The native schema wants offsets; a 3PL's own JSON (read by paths) may send a date.
+    own_json = {"paths": {"reference": None}}
+    payload = native()
+    payload["data"]["events"][0]["location"] = {"city": "Denver", "region": "CO", "country": "US"}
+    payload["data"]["events"][1]["location"] = None
+    payload["data"]["events"].append({"id": "eta", "code": "delivered", "class": "estimated",
+                                      "occurred_at": "2026-05-03"})
+    (estimate,) = [e for e in parse(payload, default_timezone="Asia/Tokyo", options=own_json).events
+                   if e.event_class == taxonomy.ESTIMATED]
+    assert (estimate.window_start, estimate.window_end, estimate.time_assumed_utc) == (
+        datetime(2026, 5, 3, 6, tzinfo=UTC), datetime(2026, 5, 4, 5, 59, 59, tzinfo=UTC), False)
+    # Nothing located at all: the connector's zone, never UTC when it has one.
+    payload["data"]["events"][0]["location"] = None
+    (estimate,) = [e for e in parse(payload, default_timezone="Asia/Tokyo", options=own_json).events
+                   if e.event_class == taxonomy.ESTIMATED]
+    assert estimate.window_start == datetime(2026, 5, 2, 15, tzinfo=UTC)
