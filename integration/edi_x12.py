@@ -9,14 +9,18 @@ right after ``ISA16``), and files from different partners can be concatenated.
 :func:`parse` returns every transaction set with its segments and the line of the
 file where it starts, so that an administrator can find it in the file. Problems are
 collected, not raised: a transaction set with a wrong ``SE`` count carries its own
-errors while the others parse normally; envelope problems (``GE``/``IEA`` counts,
-stray segments) are listed on the document.
+errors while the others parse normally; stray segments are listed on the document.
+
+Envelope slips real partners send every day are *warnings*, never a reason to drop a
+valid transaction set: ``ISA``/``IEA``, ``GS``/``GE`` or ``ST``/``SE`` control numbers
+that disagree (or carry junk after the number), ``GE``/``IEA`` counts that are off, an
+``ISA`` that is not fixed-width, a file that ends without its ``GE``/``IEA``.
 """
 
 import re
 from dataclasses import dataclass, field
 
-from .adapters.base import ParseError
+from .parsing import ParseError
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _TAG = re.compile(r"^[A-Z0-9]{2,3}$")
@@ -35,6 +39,14 @@ class X12Error(ParseError):
         super().__init__(reason, f"line {line}")
         self.line = line
         self.text = text
+
+
+class X12Warning(X12Error):
+    """An envelope slip that stops nothing from being imported, located by its line."""
+
+
+#: Length of an ISA segment, terminator included, as the standard fixes it.
+_ISA_LENGTH = 106
 
 
 @dataclass(frozen=True)
@@ -82,7 +94,8 @@ class Transaction:
     :ivar control_number: ``ST02``.
     :ivar line: line of the file where ``ST`` starts.
     :ivar segments: every segment from ``ST`` to ``SE`` included.
-    :ivar errors: :class:`X12Error` found in this transaction set only.
+    :ivar errors: :class:`X12Error` found in this transaction set only: it cannot be imported.
+    :ivar warnings: :class:`X12Warning` about it that do not stop its import.
     :ivar isa: the interchange header.
     :ivar gs: the functional group header (``None`` for a set outside any group).
     :ivar text: raw text from ``ST`` to the ``SE`` terminator, as in the file.
@@ -97,6 +110,7 @@ class Transaction:
     gs: Segment | None
     segments: list = field(default_factory=list)
     errors: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
     text: str = ""
     envelope_text: str = ""
 
@@ -128,11 +142,14 @@ class X12Document:
     """Everything found in one file.
 
     :ivar transactions: every transaction set, in file order, valid or not.
-    :ivar errors: envelope problems that belong to no single transaction set.
+    :ivar errors: problems outside any transaction set that lose data (text outside
+        any interchange, an unreadable ISA).
+    :ivar warnings: envelope slips (:class:`X12Warning`) that lose nothing.
     """
 
     transactions: list = field(default_factory=list)
     errors: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
 
 
 def decode(data):
@@ -227,7 +244,12 @@ def tokenize(text):
                 yield None, None, exc
                 delimiters, pos = None, _next_isa(text, pos + 3)
                 continue
-            yield Segment("ISA", tuple(elements), line, pos, end), delimiters, None
+            warning = None
+            if end - pos != _ISA_LENGTH:
+                warning = X12Warning(
+                    f"ISA is {end - pos} characters long, not the fixed {_ISA_LENGTH}: read by its separators",
+                    line, text[pos:end])
+            yield Segment("ISA", tuple(elements), line, pos, end), delimiters, warning
             pos = end
             continue
         if delimiters is None:
@@ -255,26 +277,30 @@ def _next_isa(text, start):
     return len(text) if found < 0 else found
 
 
-def _count_error(segment, position, expected, what, text):
+def _count_error(segment, position, expected, what, text, kind=X12Error):
     """An error when a count element (SE01, GE01, IEA01) disagrees with reality."""
     given = segment.element(position)
     if given.isdigit() and int(given) == expected:
         return None
     reason = f"{segment.tag}{position:02d} says {given or 'nothing'} {what}, found {expected}"
-    return X12Error(reason, segment.line, text)
+    return kind(reason, segment.line, text)
 
 
-def _control_error(segment, position, header, header_position, text):
-    """An error when a trailer's control number differs from its header's."""
+def _control_warning(segment, position, header, header_position, text):
+    """A warning when a trailer's control number differs from its header's.
+
+    Real senders get these wrong (a counter reset, ``001 N/L`` left by a translator)
+    while the data between is fine: the transaction sets are checked on their own.
+    """
     given, expected = segment.element(position), header.element(header_position)
     if given == expected:
         return None
-    return X12Error(
-        f"{segment.tag}{position:02d} control number {given!r} does not match "
-        f"{header.tag}{header_position:02d} {expected!r} (line {header.line})",
-        segment.line,
-        text,
-    )
+    where = f"{header.tag}{header_position:02d} {expected!r} (line {header.line})"
+    if given.split()[:1] == [expected]:
+        reason = f"{segment.tag}{position:02d} {given!r} has text after the control number of {where}"
+    else:
+        reason = f"{segment.tag}{position:02d} control number {given!r} does not match {where}"
+    return X12Warning(reason, segment.line, text)
 
 
 class _Builder:
@@ -287,6 +313,9 @@ class _Builder:
         self.group_count = self.set_count = 0
 
     def add(self, segment, delimiters, error=None):
+        if isinstance(error, X12Warning):
+            self.doc.warnings.append(error)
+            error = None
         if error is not None:
             # A broken segment inside a transaction set is that set's problem only.
             (self.tx.errors if self.tx is not None else self.doc.errors).append(error)
@@ -332,12 +361,12 @@ class _Builder:
 
     def _close_gs(self, reason):
         if self.gs is not None:
-            self.doc.errors.append(X12Error(f"functional group not closed: {reason}", self.gs.line))
+            self.doc.warnings.append(X12Warning(f"functional group not closed: {reason}", self.gs.line))
             self.gs = None
 
     def _close_isa(self, reason):
         if self.isa is not None:
-            self.doc.errors.append(X12Error(f"interchange not closed: {reason}", self.isa.line))
+            self.doc.warnings.append(X12Warning(f"interchange not closed: {reason}", self.isa.line))
             self.isa = None
 
     def _on_isa(self, segment, delimiters):
@@ -351,12 +380,12 @@ class _Builder:
         self._close_gs("IEA reached")
         if self.isa is None:
             return self._envelope_error("IEA without ISA", segment)
-        for error in (
-            _count_error(segment, 1, self.group_count, "functional group(s)", self._raw(segment)),
-            _control_error(segment, 2, self.isa, 13, self._raw(segment)),
+        for warning in (
+            _count_error(segment, 1, self.group_count, "functional group(s)", self._raw(segment), X12Warning),
+            _control_warning(segment, 2, self.isa, 13, self._raw(segment)),
         ):
-            if error is not None:
-                self.doc.errors.append(error)
+            if warning is not None:
+                self.doc.warnings.append(warning)
         self.isa = None
 
     def _on_gs(self, segment, delimiters):
@@ -371,12 +400,12 @@ class _Builder:
         self._close_tx("GE reached")
         if self.gs is None:
             return self._envelope_error("GE without GS", segment)
-        for error in (
-            _count_error(segment, 1, self.set_count, "transaction set(s)", self._raw(segment)),
-            _control_error(segment, 2, self.gs, 6, self._raw(segment)),
+        for warning in (
+            _count_error(segment, 1, self.set_count, "transaction set(s)", self._raw(segment), X12Warning),
+            _control_warning(segment, 2, self.gs, 6, self._raw(segment)),
         ):
-            if error is not None:
-                self.doc.errors.append(error)
+            if warning is not None:
+                self.doc.warnings.append(warning)
         self.gs = None
 
     def _on_st(self, segment, delimiters):
@@ -404,12 +433,14 @@ class _Builder:
         tx = self.tx
         tx.segments.append(segment)
         tx.text = self.text[tx.segments[0].start : segment.end]
-        for error in (
-            _count_error(segment, 1, len(tx.segments), "segment(s) including ST and SE", self._raw(segment)),
-            _control_error(segment, 2, tx.segments[0], 2, self._raw(segment)),
-        ):
-            if error is not None:
-                tx.errors.append(error)
+        # A wrong count means segments went missing: the set is broken. A wrong control
+        # number only means the trailer was written carelessly.
+        error = _count_error(segment, 1, len(tx.segments), "segment(s) including ST and SE", self._raw(segment))
+        if error is not None:
+            tx.errors.append(error)
+        warning = _control_warning(segment, 2, tx.segments[0], 2, self._raw(segment))
+        if warning is not None:
+            tx.warnings.append(warning)
         self.tx = None
 
 
@@ -431,8 +462,9 @@ def iter_parse(data):
     """:func:`parse`, one transaction set at a time, for files too big to hold parsed.
 
     Yields each :class:`Transaction` once its ``SE`` (or whatever ends it) is read, in
-    file order, then every envelope problem (:class:`X12Error`). Only the transaction
-    set being read is held as segments.
+    file order, then every envelope problem (:class:`X12Error`), then every envelope
+    warning (:class:`X12Warning`). Only the transaction set being read is held as
+    segments.
 
     :param data: file content (``bytes`` or ``str``).
     :rtype: Iterator[Transaction | X12Error]
@@ -446,3 +478,4 @@ def iter_parse(data):
     doc = builder.finish()
     yield from builder.take_closed()
     yield from doc.errors
+    yield from doc.warnings

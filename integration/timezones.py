@@ -331,10 +331,42 @@ _ISO = re.compile(
 )
 
 
-def country_code(value):
-    """ISO 3166-1 alpha-2 code of a country given as alpha-2 or alpha-3.
+# English names carriers print that differ from the CLDR names (or read without Babel).
+_NAME_ALIASES = {
+    "united states of america": "US", "united states": "US", "usa": "US", "america": "US",
+    "great britain": "GB", "united kingdom": "GB", "england": "GB", "scotland": "GB", "wales": "GB",
+    "northern ireland": "GB", "russian federation": "RU", "south korea": "KR", "korea republic of": "KR",
+    "republic of korea": "KR", "holland": "NL", "the netherlands": "NL", "netherlands": "NL",
+    "hong kong sar china": "HK", "hong kong": "HK", "china": "CN", "peoples republic of china": "CN",
+    "germany": "DE", "deutschland": "DE", "france": "FR", "spain": "ES", "espana": "ES", "italy": "IT",
+    "india": "IN", "japan": "JP", "canada": "CA", "australia": "AU", "mexico": "MX", "brazil": "BR",
+    "uae": "AE", "united arab emirates": "AE", "viet nam": "VN", "vietnam": "VN", "turkiye": "TR",
+    "turkey": "TR", "czech republic": "CZ", "czechia": "CZ", "ivory coast": "CI",
+}
 
-    :param str value: ``"DE"``, ``"deu"``, ``" USA "``…
+
+@lru_cache(maxsize=1)
+def _country_names():
+    """Normalised English country name → alpha-2, from CLDR when Babel is there (it is a
+    dependency of Odoo), else the short alias table alone."""
+    names = {}
+    try:
+        # Optional: the pure layer runs without it.
+        from babel import Locale
+    except ImportError:
+        Locale = None
+    if Locale is not None:
+        for code, name in Locale("en").territories.items():
+            if code in _ALPHA2:
+                names[_normalize_name(name)] = code
+    names.update(_NAME_ALIASES)
+    return names
+
+
+def country_code(value):
+    """ISO 3166-1 alpha-2 code of a country given as alpha-2, alpha-3 or English name.
+
+    :param str value: ``"DE"``, ``"deu"``, ``" USA "``, ``"Australia"``…
     :return: the alpha-2 code, or ``None`` for an empty or unknown value.
     :rtype: str | None
     """
@@ -342,7 +374,97 @@ def country_code(value):
     code = _COUNTRY_ALIASES.get(code, code)
     if code in _ALPHA2:
         return code
-    return ALPHA3_TO_ALPHA2.get(code)
+    if code in ALPHA3_TO_ALPHA2:
+        return ALPHA3_TO_ALPHA2[code]
+    if len(code) > 3:
+        return _country_names().get(_normalize_name(value))
+    return None
+
+
+def region_country(region, *countries):
+    """The first of ``countries`` (any spelling) in which ``region`` is a known state or
+    province: a scan printed as ``"BROOKLYN, NY"`` without a country belongs to the
+    shipment's origin or destination country when that country has such a state.
+
+    :return: an alpha-2 code, or ``None``.
+    """
+    if not region:
+        return None
+    for country in countries:
+        alpha2 = country_code(country)
+        if alpha2 and _region_key(region, alpha2) in REGION_ZONES.get(alpha2, {}):
+            return alpha2
+    return None
+
+
+_POSTCODE = re.compile(r"^(?:\d{4,6}(?:-\d{4})?|[A-Z]\d[A-Z]\d[A-Z]\d)$")
+
+
+def parse_location_text(text):
+    """``(country, region, city)`` of a location written as one line of text.
+
+    Partners print destinations as ``"Sydney, Australia"``, ``"BROOKLYN HGTS NY US"``,
+    ``"Austin, TX 78721"``: the country is the last part that names one (code or name),
+    the region the part before it when the country has such a state or province, and the
+    city what remains. Postal codes are skipped.
+
+    :return: a tuple of strings, empty where the text does not tell.
+    :rtype: tuple[str, str, str]
+    """
+    words = [w for w in re.split(r"[,\s]+", str(text or "").strip()) if w]
+    words = [w for w in words if not _POSTCODE.match(w.upper())]
+    country = region = ""
+    # The country is at the end, in one to four words ("United States of America").
+    for size in (4, 3, 2, 1):
+        if len(words) >= size:
+            tail = " ".join(words[-size:])
+            # A bare two-letter word at the end is a US state more often than a country
+            # ("Austin TX"); it counts as a country only when it is not a state.
+            if size == 1 and len(tail) == 2 and _region_key(tail, "US") in REGION_ZONES["US"] and tail.upper() != "US":
+                continue
+            found = country_code(tail)
+            if found:
+                country, words = found, words[:-size]
+                break
+    candidates = [country] if country else ["US", "CA", "AU"]
+    for size in (2, 1):
+        if len(words) > size - 1 and words:
+            tail = " ".join(words[-size:])
+            owner = region_country(tail, *candidates)
+            if owner:
+                country, region, words = owner, tail, words[:-size]
+                break
+    return country, region, " ".join(words)
+
+
+def location_zone(text, default=None):
+    """IANA zone of a location written as one line of text (see :func:`parse_location_text`)."""
+    country, region, city = parse_location_text(text)
+    return zone_for(country, region, city, default=default)
+
+
+def destination_zone(*, country=None, region=None, city=None, text=None, last_scans=(), default=None):
+    """Zone of a shipment's destination, from whatever the partner filled in.
+
+    The structured fields first; when they do not tell, the destination written as text;
+    then the country of the latest scan that has one (with its state and city, parcels
+    end their trip near their destination); then ``default`` (the connector's zone).
+
+    :param last_scans: ``(country, region, city)`` of scans, latest first.
+    :rtype: str | None
+    """
+    zone = zone_for(country, region, city)
+    if zone:
+        return zone
+    zone = location_zone(text) if text else None
+    if zone:
+        return zone
+    for scan_country, scan_region, scan_city in last_scans:
+        if scan_country or scan_region:
+            zone = zone_for(scan_country or region_country(scan_region, country, "US"), scan_region, scan_city)
+            if zone:
+                return zone
+    return default
 
 
 @lru_cache(maxsize=512)

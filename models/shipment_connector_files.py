@@ -102,7 +102,8 @@ class ShipmentConnector(models.Model):
         :param str file_name: shown on the messages, with the line of each part.
         :param bytes data: the whole file.
         :param progress: called as ``progress(done, total)`` every few hundred parts.
-        :return: dict with ``imported``, ``failed``, ``duplicates`` and ``message_ids``.
+        :return: dict with ``imported``, ``failed``, ``duplicates``, ``message_ids`` and
+            ``warnings`` (``"line N: reason"`` texts).
         :raises UserError: when the file as a whole cannot be read, or is too big.
         """
         self.ensure_one()
@@ -122,7 +123,12 @@ class ShipmentConnector(models.Model):
             raise UserError(_("%(file)s cannot be imported: %(reason)s", file=file_name, reason=exc)) from None
         Inbox = self.env["shipment.inbox"]
         digest = hashlib.sha256(data).hexdigest()
-        counts = {"imported": 0, "failed": 0, "duplicates": 0, "message_ids": []}
+        counts = {"imported": 0, "failed": 0, "duplicates": 0, "message_ids": [],
+                  # Envelope slips that lose nothing (X12 control numbers, a missing
+                  # trailer): reported with their line, every valid part imported anyway.
+                  "warnings": [str(warning) for warning in getattr(chunks, "warnings", ())]}
+        for warning in counts["warnings"]:
+            _logger.info("file %s of connector %s: %s", file_name, self.id, warning)
         for start in range(0, len(chunks), self._FILE_PROGRESS_EVERY):
             batch = chunks[start : start + self._FILE_PROGRESS_EVERY]
             # A part with no bytes of its own (an unreadable CSV record) still needs a body

@@ -393,8 +393,32 @@ class ShipmentShipment(models.Model):
                 values["pod_signed_by"] = str(info["signed_by"])[:255]
             if info.get("pod_url") and info["pod_url"] != shipment.pod_url:
                 values["pod_url"] = str(info["pod_url"])[:2000]
+            if info.get("pod_file"):
+                values.update(shipment._pod_file_values(info["pod_file"]))
             if values:
                 shipment.write(values)
+
+    def _pod_file_values(self, pod_file):
+        """Store an inline proof of delivery (checked by the adapter) as an attachment.
+
+        The same file sent again (a replay, a resent history) is the attachment already
+        there, so nothing is added twice.
+
+        :param pod_file: a :class:`~integration.proof_of_delivery.PodFile`.
+        :return: values to write on the shipment.
+        :rtype: dict
+        """
+        self.ensure_one()
+        Attachment = self.env["ir.attachment"].sudo()  # written by the processor for the shipment's readers
+        checksum = Attachment._compute_checksum(pod_file.data)
+        if self.pod_attachment_id and self.pod_attachment_id.sudo().checksum == checksum:
+            return {}
+        owner = self.picking_id or self
+        attachment = Attachment.create({
+            "name": pod_file.file_name, "raw": pod_file.data, "mimetype": pod_file.content_type,
+            "res_model": owner._name, "res_id": owner.id,
+        })
+        return {"pod_attachment_id": attachment.id}
 
     def _merge_into(self, target):
         """Move this shipment's events onto ``target`` (skipping known facts) and delete it.

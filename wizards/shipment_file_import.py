@@ -28,6 +28,8 @@ class ShipmentFileImport(models.TransientModel):
     failed_count = fields.Integer(string="Failed", readonly=True,
                                   help="Parts that cannot be read: stored as failed messages naming the line.")
     duplicate_count = fields.Integer(string="Already Imported", readonly=True)
+    warnings = fields.Text(readonly=True,
+                           help="Problems of the file that stopped no part from being imported, with their line.")
     message_ids = fields.Many2many("shipment.inbox", string="Messages", readonly=True)
 
     @api.model
@@ -51,6 +53,7 @@ class ShipmentFileImport(models.TransientModel):
             "imported_count": counts["imported"],
             "failed_count": counts["failed"],
             "duplicate_count": counts["duplicates"],
+            "warnings": "\n".join(counts.get("warnings", ())) or False,
             "message_ids": [(6, 0, counts["message_ids"])],
             # The parts are stored as messages: no need to keep the upload around.
             "file": False,

@@ -2,7 +2,7 @@
 partners (see :mod:`integration.partners`)."""
 
 from .. import partners
-from . import aftership, csv_file, easypost, edi_x12_214, generic_json, seventeentrack, shipengine, shippo
+from . import aftership, csv_file, dcsa_tnt, easypost, edi_x12_214, generic_json, seventeentrack, shipengine, shippo
 from .base import Adapter, AdapterContext, ParseError, ParseResult
 
 

@@ -13,7 +13,8 @@ from datetime import datetime, timezone
 
 from .. import partners, polling, taxonomy
 from ..events import CanonicalEvent, normalize_tracking_number
-from ..timezones import country_code, estimate_window, parse_partner_time, zone_for
+from ..timezones import country_code, estimate_window, parse_partner_time, region_country
+from ..timezones import destination_zone as destination_zone_of
 from .base import (
     Adapter,
     ParseError,
@@ -164,19 +165,25 @@ class AfterShipAdapter(Adapter):
         info = {"carrier": carrier, "partner_status": tracking.get("tag"), "signed_by": tracking.get("signed_by")}
         result.shipment_info[number] = {key: value for key, value in info.items() if value}
 
-        destination_zone = zone_for(
-            tracking.get("destination_country_region") or tracking.get("destination_country_iso3"),
-            tracking.get("destination_state"),
-            tracking.get("destination_city"),
-            default=context.default_timezone,
-        )
         checkpoints = tracking.get("checkpoints")
         checkpoints = [] if checkpoints is None else checkpoints
         if not isinstance(checkpoints, list):
             raise ParseError("expected a list", f"{path}.checkpoints")
+        # Countries a scan without one may belong to, when its state is one of theirs.
+        home_countries = (_destination_country(tracking), tracking.get("origin_country_region"),
+                          tracking.get("origin_country_iso3"))
+        destination_zone = destination_zone_of(
+            country=_destination_country(tracking),
+            region=tracking.get("destination_state"),
+            city=tracking.get("destination_city"),
+            text=tracking.get("destination_raw_location"),
+            last_scans=[_checkpoint_place(cp, home_countries) for cp in reversed(checkpoints) if isinstance(cp, dict)],
+            default=context.default_timezone,
+        )
         for index, checkpoint in enumerate(checkpoints):
             cp_path = f"{path}.checkpoints[{index}]"
-            event = self._checkpoint_event(checkpoint, cp_path, number, carrier, destination_zone, context, result)
+            event = self._checkpoint_event(
+                checkpoint, cp_path, number, carrier, destination_zone, home_countries, context, result)
             append_unique(result, seen, event)
         estimate = self._estimate_event(tracking, path, number, carrier, destination_zone, issued_at)
         if estimate:
@@ -199,7 +206,7 @@ class AfterShipAdapter(Adapter):
                 ),
             )
 
-    def _checkpoint_event(self, checkpoint, path, number, carrier, destination_zone, context, result):
+    def _checkpoint_event(self, checkpoint, path, number, carrier, destination_zone, home_countries, context, result):
         if not isinstance(checkpoint, dict):
             raise ParseError("expected a checkpoint object", path)
         subtag, tag = checkpoint.get("subtag"), checkpoint.get("tag")
@@ -208,13 +215,16 @@ class AfterShipAdapter(Adapter):
         raw_time = checkpoint.get("checkpoint_time")
         if not raw_time:
             raise ParseError("missing required field 'checkpoint_time'", f"{path}.checkpoint_time")
-        country = country_code(checkpoint.get("country_region") or checkpoint.get("country_iso3"))
-        city = checkpoint.get("city") or ""
-        region = checkpoint.get("state") or ""
+        country, region, city = _checkpoint_place(checkpoint, home_countries)
         try:
-            occurred_at, assumed_utc = parse_partner_time(
-                raw_time, country=country, region=region, city=city, default_zone=destination_zone
-            )
+            if context.options.get("zoneless_times") == "utc":
+                # Set on connectors whose account sends UTC without an offset (AfterShip's
+                # SDK fixtures do), against the documented rule of the checkpoint's local time.
+                occurred_at, assumed_utc = parse_partner_time(raw_time, default_zone="UTC")
+            else:
+                occurred_at, assumed_utc = parse_partner_time(
+                    raw_time, country=country, region=region, city=city, default_zone=destination_zone
+                )
         except ValueError as exc:
             raise ParseError(str(exc), f"{path}.checkpoint_time") from None
         latitude, longitude = _coordinates(checkpoint)
@@ -230,7 +240,7 @@ class AfterShipAdapter(Adapter):
             city=city,
             region=region,
             postcode=checkpoint.get("zip") or checkpoint.get("postal_code") or "",
-            country=country or (checkpoint.get("country_region") or ""),
+            country=country or str(checkpoint.get("country_region") or checkpoint.get("country_name") or ""),
             latitude=latitude,
             longitude=longitude,
             time_assumed_utc=assumed_utc,
@@ -259,6 +269,29 @@ class AfterShipAdapter(Adapter):
                     source or "Estimated delivery",
                 )
         return None
+
+
+def _destination_country(tracking):
+    return (tracking.get("destination_country_region") or tracking.get("destination_country_iso3")
+            or tracking.get("courier_destination_country_iso3"))
+
+
+def _checkpoint_place(checkpoint, home_countries):
+    """``(alpha-2 country, state, city)`` of a checkpoint.
+
+    The country comes as ``country_region`` (2024+), ``country_iso3`` or ``country_name``
+    (v4 filled it with an ISO2 or ISO3 code, newer ones with a name). A scan with a state
+    and no country (``"BROOKLYN, NY"``) is placed in the shipment's destination or origin
+    country when that country has such a state, so that its local time is not read as UTC.
+    """
+    region = str(checkpoint.get("state") or "")
+    city = str(checkpoint.get("city") or "")
+    country = None
+    for key in ("country_region", "country_iso3", "country_name"):
+        country = country_code(checkpoint.get(key))
+        if country:
+            break
+    return country or region_country(region, *home_countries) or "", region, city
 
 
 def _estimate_bounds(value):

@@ -11,20 +11,9 @@ from datetime import datetime, timezone
 
 from .. import payload, taxonomy
 from ..events import CanonicalEvent, EventError
+from ..parsing import ParseError
 
-
-class ParseError(ValueError):
-    """The payload cannot be turned into events.
-
-    ``path`` points at the offending element (a JSON path such as ``$.msg.checkpoints[2]``,
-    or ``line 14`` for files) so that an integration administrator can fix the partner
-    configuration or the status map without reading code.
-    """
-
-    def __init__(self, reason, path=""):
-        super().__init__(f"{path}: {reason}" if path else reason)
-        self.reason = reason
-        self.path = path
+__all__ = ["Adapter", "AdapterContext", "ParseError", "ParseResult"]
 
 
 @dataclass
@@ -64,6 +53,34 @@ class AdapterContext:
     def header(self, name):
         """A stored header's value (any letter case), or None."""
         return self.headers.get(name.lower())
+
+    def issue_time(self, header=None):
+        """When the partner issued this message: its timestamp header (UNIX seconds or
+        ISO 8601, signed by the schemes that send one) when it holds a valid time, else
+        the reception time. Never the processing clock, so a retry or a replay yields
+        the same estimates.
+
+        :param str header: the partner's timestamp header, if it has one.
+        :rtype: datetime
+        """
+        value = self.header(header) if header else None
+        if value not in (None, ""):
+            stamp = _header_time(str(value).strip())
+            if stamp is not None:
+                return stamp
+        return self.received_at
+
+
+def _header_time(value):
+    try:
+        return datetime.fromtimestamp(int(value), tz=timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        pass
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(timezone.utc) if parsed.tzinfo is not None else None
 
 
 @dataclass

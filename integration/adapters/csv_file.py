@@ -31,9 +31,9 @@ from datetime import datetime, time, timezone
 
 from .. import partners, taxonomy
 from ..events import EventError, normalize_tracking_number
+from ..parsing import Chunk
 from ..timezones import country_code, date_window, get_zone, parse_datetime, zone_for
 from .base import Adapter, AdapterContext, ParseError, ParseResult, build_event
-from .edi_x12_214 import Chunk
 
 REQUIRED_FIELDS = ("tracking_number", "status", "occurred_at")
 OPTIONAL_FIELDS = (

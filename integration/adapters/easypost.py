@@ -11,7 +11,8 @@ from urllib.parse import quote
 
 from .. import partners, polling, taxonomy
 from ..events import CanonicalEvent, normalize_tracking_number
-from ..timezones import country_code, estimate_window, parse_partner_time, zone_for
+from ..timezones import country_code, estimate_window, parse_partner_time
+from ..timezones import destination_zone as destination_zone_of
 from ..transport import basic_auth_header
 from .base import (
     Adapter,
@@ -143,14 +144,21 @@ class EasyPostAdapter(Adapter):
         if not isinstance(carrier_detail, dict):
             raise ParseError("expected an object", f"{path}.carrier_detail")
         destination = carrier_detail.get("destination_tracking_location") or {}
-        destination_zone = zone_for(
-            destination.get("country"), destination.get("state"), destination.get("city"), context.default_timezone
-        )
+        if not isinstance(destination, dict):
+            raise ParseError("expected an object", f"{path}.carrier_detail.destination_tracking_location")
         is_return = bool(tracker.get("is_return"))
         details = tracker.get("tracking_details")
         details = [] if details is None else details
         if not isinstance(details, list):
             raise ParseError("expected a list", f"{path}.tracking_details")
+        # The structured destination is often null while ``destination_location`` holds
+        # it as text ("BROOKLYN HGTS NY US"); the last located scan comes next.
+        destination_zone = destination_zone_of(
+            country=destination.get("country"), region=destination.get("state"), city=destination.get("city"),
+            text=carrier_detail.get("destination_location"),
+            last_scans=[_detail_place(detail) for detail in reversed(details) if isinstance(detail, dict)],
+            default=context.default_timezone,
+        )
         seen = {event.fingerprint for event in result.events}
         for index, detail in enumerate(details):
             event = self._detail_event(
@@ -346,3 +354,10 @@ DESCRIPTOR = partners.register(partners.PartnerDescriptor(
         auth=lambda api_key, header=None, scheme=None: {"Authorization": basic_auth_header(api_key, "")}),
     example=_example,
 ))
+
+
+def _detail_place(detail):
+    location = detail.get("tracking_location") or {}
+    if not isinstance(location, dict):
+        return "", "", ""
+    return str(location.get("country") or ""), str(location.get("state") or ""), str(location.get("city") or "")

@@ -25,32 +25,11 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from .. import edi_x12, partners, taxonomy
 from ..events import CanonicalEvent, EventError, normalize_tracking_number
+from ..parsing import Chunk, SplitResult
 from ..timezones import country_code, get_zone, zone_for
 from .base import Adapter, AdapterContext, ParseError, ParseResult
 
-
-@dataclass(frozen=True)
-class Chunk:
-    """One message cut out of a partner file, to be stored as one inbox row.
-
-    :ivar body: the bytes to store and later hand to the adapter's ``parse``.
-    :ivar tracking_number: normalised tracking number, ``""`` when none could be read.
-    :ivar line: 1-based line of the file where this part starts.
-    :ivar external_id: the partner's identity of this part (dedup key), or ``None``.
-    :ivar error: why this part cannot be imported, or ``None``. Failing parts are
-        returned too, so that nothing of the file is lost: the Odoo side stores them
-        as failed messages showing this error.
-    """
-
-    body: bytes
-    tracking_number: str = ""
-    line: int = 1
-    external_id: str | None = None
-    error: ParseError | None = None
-
-    @property
-    def ok(self):
-        return self.error is None
+__all__ = ["ADAPTER", "Chunk", "EdiX12_214Adapter"]
 
 
 # Meanings of the 1650 codes of the reference selection, for event descriptions.
@@ -121,8 +100,9 @@ REASONS_1651 = {
     "BD": "customs_documents",
     "F1": "customs_documents",
 }
-#: Reasons that mean "nothing to report" (``NS`` is ubiquitous though not in the lists).
-NO_REASON = frozenset({"", "NS"})
+#: Reasons that mean "nothing to report" (``NS`` is ubiquitous though not in the lists;
+#: ``NA``, "normal appointment", is what senders put in AT7-04 of a routine appointment).
+NO_REASON = frozenset({"", "NS", "NA"})
 _CUSTOMS_REASONS = ("CA", "AS", "AR", "BD", "F1")
 
 _STATUS_GROUPS = (
@@ -150,6 +130,15 @@ _STATUS_GROUPS = (
 )
 #: AT7-01 (or ``AT7-01/AT7-02``) → (milestone, reason), reference table 11.4.
 DEFAULT_STATUS_MAP = {code: (milestone, reason) for milestone, reason, codes in _STATUS_GROUPS for code in codes}
+
+#: G62-01 date qualifiers of an estimated date → the milestone they predict.
+G62_ESTIMATES = {"17": "delivered", "AA": "delivered", "AB": "picked_up"}
+G62_TEXT = {"17": "Estimated delivery", "AA": "Estimated delivery (requested)", "AB": "Estimated pickup"}
+APPOINTMENT_TEXT = {
+    "AA": "Pickup appointment", "AB": "Delivery appointment", "AC": "Estimated delivery appointment",
+    "ED": "Deliver no earlier than", "EP": "Pickup no earlier than", "LD": "Deliver no later than",
+    "LP": "Pickup no later than", "X9": "Delivery appointment secured", "XA": "Pickup appointment secured",
+}
 
 #: AT7-01 estimate codes → the milestone they predict (11.4 "estimate / plan").
 ESTIMATE_CODES = {"AG": "delivered", "X2": "delivered", "B6": "arrived_at_facility", "C1": "departed_facility"}
@@ -254,20 +243,26 @@ class EdiX12_214Adapter(Adapter):
         :param dict options: connector options (used to check each part as it will be
             parsed).
         :return: one chunk per transaction set in file order, then one per envelope
-            problem; a chunk whose part cannot be imported carries its ``error``.
-        :rtype: list[Chunk]
+            problem that loses data; a chunk whose part cannot be imported carries its
+            ``error``. Envelope slips that lose nothing (control numbers, missing
+            trailers, a stretched ISA) are its ``warnings``, with their line.
+        :rtype: SplitResult
         :raises ParseError: when the file is not X12 at all.
         """
         text = edi_x12.decode(file_bytes)
         if "ISA" not in text:
             raise ParseError("not an X12 file: no ISA segment found", "line 1")
         context = AdapterContext(options=dict(options or {}))
-        chunks, envelope_errors = [], []
+        chunks, envelope_errors, warnings = SplitResult(), [], []
         # One transaction set parsed at a time: a chunk keeps its text, not its segments.
         for tx in edi_x12.iter_parse(text):
+            if isinstance(tx, edi_x12.X12Warning):
+                warnings.append(tx)
+                continue
             if isinstance(tx, edi_x12.X12Error):
                 envelope_errors.append(tx)
                 continue
+            warnings += tx.warnings
             error = tx.errors[0] if tx.errors else None
             tracking = ""
             if error is None:
@@ -289,6 +284,7 @@ class EdiX12_214Adapter(Adapter):
             )
         for error in envelope_errors:
             chunks.append(Chunk(body=error.text.encode("utf-8"), line=error.line, error=error))
+        chunks.warnings = sorted(warnings, key=lambda warning: warning.line)
         return chunks
 
     # -- messages
@@ -334,6 +330,7 @@ class EdiX12_214Adapter(Adapter):
         party = ""
         statuses = []
         open_statuses = []
+        estimates = []
         lx = ""
         for position, segment in enumerate(tx.segments[1:-1], start=2):
             tag = segment.tag
@@ -356,6 +353,8 @@ class EdiX12_214Adapter(Adapter):
                 for status in open_statuses:
                     status.place = place
                 open_statuses = []
+            elif tag == "G62" and segment.element(1) in G62_ESTIMATES:
+                estimates.append(segment)
             elif tag == "L11" and segment.element(2):
                 info["references"].setdefault(segment.element(2), segment.element(1))
         if not tracking:
@@ -374,7 +373,37 @@ class EdiX12_214Adapter(Adapter):
             result.events.append(event)
             if unmapped and unmapped not in result.unmapped_codes:
                 result.unmapped_codes.append(unmapped)
+        for index, segment in enumerate(estimates, start=len(statuses)):
+            event = self._g62_event(tx, segment, tracking, carrier, consignee, context, issued_base, index)
+            result.events.append(event)
         return result
+
+    def _g62_event(self, tx, seg, tracking, carrier, consignee, context, issued_base, index):
+        """A ``G62`` date of the header (``G62*17``: estimated delivery) → an estimate.
+
+        G62-02 is the date, G62-04 the time and G62-05 its 623 time code; without a
+        time the estimate covers the whole local day at the consignee.
+        """
+        milestone = G62_ESTIMATES[seg.element(1)]
+        day = _date(tx, seg, 2, "G62-02")
+        clock = _time(tx, seg, 4, "G62-04")
+        tz, assumed_utc = self._zone(tx, seg, None, consignee, context, 5, "G62-05")
+        zone = tz or timezone.utc
+        if clock is None:
+            values = {"occurred_at": datetime.combine(day, time(23, 59, 59), tzinfo=zone),
+                      "window_start": datetime.combine(day, time(0, 0, 0), tzinfo=zone)}
+            values["window_end"] = values["occurred_at"]
+        else:
+            values = {"occurred_at": datetime.combine(day, clock, tzinfo=zone)}
+        try:
+            return CanonicalEvent(
+                tracking_number=tracking, milestone=milestone, event_class=taxonomy.ESTIMATED, carrier=carrier,
+                raw_code=f"G62/{seg.element(1)}", description=G62_TEXT.get(seg.element(1), "Estimated date"),
+                issued_at=_issued_at(issued_base, tx, index), time_assumed_utc=assumed_utc,
+                extra={"line": seg.line, "time_code": seg.element(5), "date_only": clock is None}, **values,
+            )
+        except EventError as exc:
+            raise _error(tx, seg, str(exc)) from None
 
     def _event(self, tx, status, tracking, carrier, consignee, context, issued_base, index):
         """One AT7 → ``(CanonicalEvent, unmapped raw code or None)``."""
@@ -390,15 +419,21 @@ class EdiX12_214Adapter(Adapter):
         unmapped = None
         reason = None
         window_side = None
+        appointment_reason = seg.element(4)
         if appointment:
+            # No AT7-01: a plan (an appointment), never a scan of something that happened.
             milestone, event_class, window_side = APPOINTMENT_CODES.get(
                 appointment, (taxonomy.UNKNOWN, taxonomy.PLANNED, None)
             )
             raw_code = appointment
-            description = f"Appointment {appointment}"
+            reason = _prediction_reason(appointment_reason)
+            description = APPOINTMENT_TEXT.get(appointment, f"Appointment {appointment}") + _reason_note(
+                appointment_reason)
         elif code in ESTIMATE_CODES:
             milestone, event_class, raw_code = ESTIMATE_CODES[code], taxonomy.ESTIMATED, code
-            description = STATUS_TEXT.get(code, code)
+            # Why the date moved (AT7-02: weather, a missed connection…) travels with it.
+            reason = _prediction_reason(reason_code)
+            description = STATUS_TEXT.get(code, code) + _reason_note(reason_code)
         else:
             event_class = taxonomy.ACTUAL
             meaningful = reason_code not in NO_REASON
@@ -449,6 +484,7 @@ class EdiX12_214Adapter(Adapter):
                     "line": seg.line,
                     "lx": status.lx,
                     "reason_code": reason_code,
+                    **({"appointment_reason_code": appointment_reason} if appointment_reason else {}),
                     "time_code": seg.element(7),
                     "date_only": clock is None,
                 },
@@ -458,13 +494,13 @@ class EdiX12_214Adapter(Adapter):
             raise _error(tx, seg, str(exc)) from None
         return event, unmapped
 
-    def _zone(self, tx, seg, place, consignee, context):
-        """``(tzinfo or None, assumed_utc)`` for the date and time of one AT7."""
-        time_code = seg.element(7).upper()
+    def _zone(self, tx, seg, place, consignee, context, position=7, name="AT7-07"):
+        """``(tzinfo or None, assumed_utc)`` for the date and time of one AT7 (or G62)."""
+        time_code = seg.element(position).upper()
         try:
             explicit = _time_code_zone(time_code)
         except KeyError:
-            raise _error(tx, seg, f"unknown time code {time_code!r} in AT7-07") from None
+            raise _error(tx, seg, f"unknown time code {time_code!r} in {name}") from None
         if explicit is not None:
             return explicit, False
         for candidate in (place, consignee):
@@ -508,10 +544,10 @@ def _external_id(tx):
     return f"{sender}:{tx.interchange_control_number}:{tx.group_control_number}:{tx.control_number}"
 
 
-def _date(tx, seg):
-    value = seg.element(5)
+def _date(tx, seg, position=5, name="AT7-05"):
+    value = seg.element(position)
     if not value:
-        raise _error(tx, seg, "AT7-05 date is missing")
+        raise _error(tx, seg, f"{name} date is missing")
     try:
         if len(value) == 8 and value.isdigit():
             return date(int(value[:4]), int(value[4:6]), int(value[6:]))
@@ -520,11 +556,11 @@ def _date(tx, seg):
             return date(2000 + int(value[:2]), int(value[2:4]), int(value[4:]))
     except ValueError:
         pass
-    raise _error(tx, seg, f"AT7-05 {value!r} is not a CCYYMMDD date")
+    raise _error(tx, seg, f"{name} {value!r} is not a CCYYMMDD date")
 
 
-def _time(tx, seg):
-    value = seg.element(6)
+def _time(tx, seg, position=6, name="AT7-06"):
+    value = seg.element(position)
     if not value:
         return None
     if value.isdigit() and len(value) in (4, 6, 7, 8):
@@ -533,7 +569,16 @@ def _time(tx, seg):
             return time(int(value[:2]), int(value[2:4]), int(value[4:6] or 0))
         except ValueError:
             pass
-    raise _error(tx, seg, f"AT7-06 {value!r} is not an HHMM[SS] time")
+    raise _error(tx, seg, f"{name} {value!r} is not an HHMM[SS] time")
+
+
+def _prediction_reason(code):
+    """Our reason for a 1651 code on an estimate or appointment, or None."""
+    return None if code in NO_REASON else REASONS_1651.get(code, "other")
+
+
+def _reason_note(code):
+    return "" if code in NO_REASON else f" (reason {code})"
 
 
 def _issued_base(tx, context):

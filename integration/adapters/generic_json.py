@@ -15,7 +15,9 @@ slightly different JSON is onboarded by configuration alone, through the connect
     of estimates) and ``events`` (an array; an object counts as one event). Event paths
     are read from each event: ``id``, ``code`` (a path or a list of paths in precedence
     order), ``class``, ``occurred_at``, ``window_from``, ``window_to``, ``city``,
-    ``region``, ``postcode``, ``country``, ``description``, ``raw_code``, ``reason``.
+    ``region``, ``postcode``, ``country``, ``description``, ``raw_code``, ``reason``,
+    and the proof of delivery: ``signed_by``, ``pod_url`` (https only) and ``pod_file``
+    (``{content_type, data, file_name}``, checked by :mod:`integration.proof_of_delivery`).
     Names left out keep the native path; ``null`` switches one off. Zone-less times are
     read in the event location's zone, else the connector's; a bare date on an estimate
     covers that whole local day.
@@ -27,13 +29,14 @@ else becomes ``unknown`` (kept, and reported in ``unmapped_codes``).
 
 import json
 import re
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
 from jsonschema import exceptions as schema_exceptions
 from jsonschema import validators
 
-from .. import partners, polling, taxonomy, timezones
+from .. import partners, polling, proof_of_delivery, taxonomy, timezones
 from ..events import normalize_tracking_number
 from .base import Adapter, ParseError, ParseResult, build_event, load_json
 
@@ -60,6 +63,9 @@ DEFAULT_PATHS = {
     "description": "description",
     "raw_code": "raw_code",
     "reason": "reason",
+    "signed_by": "proof_of_delivery.signed_by",
+    "pod_url": "proof_of_delivery.url",
+    "pod_file": "proof_of_delivery.image",
 }
 
 # DCSA's event classifiers are what freight partners already send for the same notion.
@@ -182,7 +188,8 @@ class GenericJsonAdapter(Adapter):
         carrier = _text(self._value(payload, paths["carrier"])[0]) or context.carrier
         reference = _text(self._value(payload, paths["reference"])[0])
         issued_raw, issued_path = self._value(payload, paths["timestamp"])
-        issued_at = context.received_at
+        # The envelope's own time, else its signed Standard Webhooks timestamp.
+        issued_at = context.issue_time("webhook-timestamp")
         if issued_raw:
             issued_at = self._time(issued_raw, issued_path, {}, context)[0]
 
@@ -196,7 +203,14 @@ class GenericJsonAdapter(Adapter):
         else:
             raise ParseError("expected an array of events", events_path)
 
+        # The format has no destination field: the newest located event stands for it
+        # (zone-less times without a location, date-only estimates), before the connector's.
+        places = [tuple(_text(self._value(raw, paths[name], path)[0]) for name in ("country", "region", "city"))
+                  for raw, path in zip(reversed(raw_events), reversed(items)) if isinstance(raw, dict)]
+        context = replace(context, default_timezone=timezones.destination_zone(
+            last_scans=places, default=context.default_timezone))
         result = ParseResult(tracking_numbers=[tracking_number])
+        proofs = []
         info = {key: value for key, value in (("carrier", carrier), ("reference", reference)) if value}
         if info:
             result.shipment_info[tracking_number] = info
@@ -205,9 +219,33 @@ class GenericJsonAdapter(Adapter):
                 raise ParseError("expected an object", item_path)
             event = self._event(raw_event, item_path, paths, tracking_number, carrier, issued_at, context)
             result.events.append(event)
+            pod_file, file_path = self._value(raw_event, paths["pod_file"], item_path)
+            if event.signed_by or event.pod_url or pod_file is not None:
+                if event.event_class != taxonomy.ACTUAL:
+                    raise ParseError("a proof of delivery belongs on an actual event", item_path)
+                proofs.append((event, pod_file, file_path))
             if event.milestone == taxonomy.UNKNOWN and event.raw_code not in result.unmapped_codes:
                 result.unmapped_codes.append(event.raw_code)
+        self._proof_of_delivery(proofs, result)
         return result
+
+    @staticmethod
+    def _proof_of_delivery(proofs, result):
+        """The shipment's proof of delivery: the newest event carrying one gives it whole.
+
+        :param proofs: ``(event, inline file as sent, its JSON path)`` of each event
+            with a signer, a link or a file.
+        """
+        if not proofs:
+            return
+        event, pod_file, file_path = max(proofs, key=lambda proof: proof[0].occurred_at)
+        # Every inline file is checked, not only the one kept: a bad one is refused.
+        checked = {path: proof_of_delivery.decode_file(raw, path, event.tracking_number)
+                   for _event, raw, path in proofs if raw is not None}
+        info = result.shipment_info.setdefault(event.tracking_number, {})
+        info.update({key: getattr(event, key) for key in ("signed_by", "pod_url") if getattr(event, key)})
+        if pod_file is not None:
+            info["pod_file"] = checked[file_path]
 
     @staticmethod
     def _paths(configured):
@@ -314,6 +352,8 @@ class GenericJsonAdapter(Adapter):
             issued_at=None if event_class == taxonomy.ACTUAL else issued_at,
             external_id=_text(value("id")[0]),
             time_assumed_utc=assumed_utc,
+            signed_by=_text(value("signed_by")[0]),
+            pod_url=proof_of_delivery.check_url(*value("pod_url")),
             **location,
         )
 

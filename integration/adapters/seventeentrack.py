@@ -12,7 +12,8 @@ from datetime import timezone
 
 from .. import partners, polling, taxonomy
 from ..events import CanonicalEvent, EventError, normalize_tracking_number
-from ..timezones import estimate_window, parse_datetime, parse_partner_time, zone_for
+from ..timezones import destination_zone as destination_zone_of
+from ..timezones import estimate_window, parse_datetime, parse_partner_time
 from .base import Adapter, ParseError, ParseResult, build_event, load_json, require
 
 # Reference §11.3, 17TRACK column (sub_status), then the main statuses (coarse
@@ -156,14 +157,21 @@ class SeventeenTrackAdapter(Adapter):
             raise ParseError("expected an object", f"{path}.track_info")
         result.shipment_info[number] = self._info(data, context, track)
         recipient = _dict(_dict(track.get("shipping_info")).get("recipient_address"))
-        destination_zone = zone_for(
-            recipient.get("country"), recipient.get("state"), recipient.get("city"), default=context.default_timezone
-        )
         carrier = _carrier(data, context)
 
         events = {}
         providers_path = f"{path}.track_info.tracking.providers"
         providers = _list(_dict(track.get("tracking")), "providers", f"{path}.track_info.tracking")
+        # Without a recipient address, the newest located event (17TRACK lists them newest
+        # first) tells the destination's zone, before the connector's.
+        addresses = [_dict(raw.get("address")) for provider in map(_dict, providers)
+                     for raw in (provider.get("events") if isinstance(provider.get("events"), list) else ())
+                     if isinstance(raw, dict)]
+        destination_zone = destination_zone_of(
+            country=recipient.get("country"), region=recipient.get("state"), city=recipient.get("city"),
+            last_scans=[(a.get("country"), a.get("state"), a.get("city")) for a in addresses],
+            default=context.default_timezone,
+        )
         for p_index, provider in enumerate(map(_dict, providers)):
             provider_key = _dict(provider.get("provider")).get("key")
             for e_index, raw in enumerate(_list(provider, "events", f"{providers_path}[{p_index}]")):

@@ -10,7 +10,7 @@ from datetime import timedelta, timezone
 
 from .. import partners, taxonomy
 from ..events import CanonicalEvent, EventError, normalize_tracking_number
-from ..timezones import estimate_window, parse_datetime, parse_partner_time, zone_for
+from ..timezones import destination_zone, estimate_window, parse_datetime, parse_partner_time
 from .base import Adapter, ParseError, ParseResult, build_event, load_json, require
 
 TRACK_RESOURCE_TYPES = ("API_TRACK", "TRACK_EVENT_V2")
@@ -156,13 +156,24 @@ class ShipEngineAdapter(Adapter):
             event = self._event(raw, f"{path}.events[{index}]", number, carrier, context)
             events.setdefault(event.fingerprint, event)
         scans = sorted(events.values(), key=lambda e: e.occurred_at)
+        if scans and not scans[-1].raw_code and scans[-1].milestone == taxonomy.UNKNOWN:
+            # The 2019 schema gave events no code of their own: the tracking's status
+            # describes its newest event (a delivered tracking, its delivery scan).
+            newest = scans[-1]
+            milestone, reason, raw_code = self.resolve(
+                [info.get("status_detail_code"), info.get("status_code")], context)
+            if raw_code:
+                dated = newest.with_values(milestone=milestone, reason=reason, raw_code=raw_code)
+                del events[newest.fingerprint]
+                events.setdefault(dated.fingerprint, dated)
+                scans[-1] = dated
 
         estimate = self._estimate(info, path, number, carrier, scans, context)
         if estimate is not None:
             events.setdefault(estimate.fingerprint, estimate)
         for event in sorted(events.values(), key=lambda e: e.occurred_at):
             result.events.append(event)
-            if event.milestone == taxonomy.UNKNOWN and event.raw_code not in result.unmapped_codes:
+            if event.milestone == taxonomy.UNKNOWN and event.raw_code and event.raw_code not in result.unmapped_codes:
                 result.unmapped_codes.append(event.raw_code)
 
         shipment = {
@@ -193,8 +204,12 @@ class ShipEngineAdapter(Adapter):
         candidates = [str(raw.get(key) or "") for key in ("status_detail_code", "status_code")]
         milestone, reason, raw_code = self.resolve(candidates, context)
         if milestone == taxonomy.UNKNOWN:
-            # The admin maps the most specific code, not the coarse "UN".
-            raw_code = next((code for code in candidates if code), raw_code)
+            # The admin maps the most specific code, not the coarse "UN"; with no
+            # ShipEngine code at all (``status_code: ""``), the carrier's own one.
+            carrier_code = str(raw.get("carrier_status_code") or raw.get("event_code") or "")
+            raw_code = next((code for code in candidates if code), "")
+            if not raw_code and carrier_code:
+                milestone, reason, raw_code = self.resolve([carrier_code], context)
         extra = {key: raw[key] for key in ("event_code", "carrier_status_code", "carrier_detail_code") if raw.get(key)}
         return build_event(
             path,
@@ -221,9 +236,8 @@ class ShipEngineAdapter(Adapter):
             return None
         # The date is the destination's: the connector says where that is, else the
         # newest located scan is the best guess (the parcel is heading there).
-        zone = context.default_timezone or next(
-            (z for z in (zone_for(e.country, e.region, e.city) for e in reversed(scans)) if z), None
-        )
+        zone = destination_zone(
+            last_scans=[(e.country, e.region, e.city) for e in reversed(scans)], default=context.default_timezone)
         try:
             occurred_at, start, end, assumed_utc = estimate_window(value, None, zone)
         except ValueError as exc:
@@ -237,17 +251,22 @@ class ShipEngineAdapter(Adapter):
             description="Estimated delivery",
             window_start=start,
             window_end=end,
-            # ShipEngine does not date its estimate.
-            issued_at=context.received_at,
+            # ShipEngine does not date its estimate: its signed send time does.
+            issued_at=context.issue_time(DESCRIPTOR_TIMESTAMP_HEADER),
             time_assumed_utc=assumed_utc,
         )
 
 
 def _event_time(raw, path, location, context):
     occurred, local = raw.get("occurred_at"), raw.get("carrier_occurred_at")
+    # ``event_date`` is the field of the 2019 schema (UTC, like occurred_at), which
+    # accounts created then still receive.
+    occurred_path = f"{path}.occurred_at"
+    if not occurred and not local and raw.get("event_date"):
+        occurred, occurred_path = raw["event_date"], f"{path}.event_date"
     if not occurred:
         if not local:
-            raise ParseError("event has neither occurred_at nor carrier_occurred_at", path)
+            raise ParseError("event has neither occurred_at, carrier_occurred_at nor event_date", path)
         try:
             return parse_partner_time(local, **_where(location), default_zone=context.default_timezone)
         except ValueError as exc:
@@ -255,7 +274,7 @@ def _event_time(raw, path, location, context):
     try:
         instant, _has_time = parse_datetime(occurred)
     except ValueError as exc:
-        raise ParseError(str(exc), f"{path}.occurred_at") from None
+        raise ParseError(str(exc), occurred_path) from None
     if instant.tzinfo is None or instant.utcoffset() is None:
         # Documented as UTC: a missing "Z" is a formatting slip, not an unknown zone.
         instant = instant.replace(tzinfo=timezone.utc)
@@ -293,10 +312,12 @@ ADAPTER = ShipEngineAdapter()
 
 # -- partner descriptor
 
+DESCRIPTOR_TIMESTAMP_HEADER = "x-shipengine-timestamp"
+
 DESCRIPTOR = partners.register(partners.PartnerDescriptor(
     code="shipengine", label="ShipEngine / ShipStation API", adapter=ADAPTER, sequence=60,
     # Signed with ShipEngine's own RSA key: no example can be signed on our side.
     signature_scheme="shipengine",
     kept_headers=("x-shipengine-timestamp", "x-shipengine-rsa-sha256-key-id"),
-    timestamp_header="x-shipengine-timestamp",
+    timestamp_header=DESCRIPTOR_TIMESTAMP_HEADER,
 ))

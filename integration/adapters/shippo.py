@@ -15,7 +15,8 @@ import json
 
 from .. import partners, taxonomy
 from ..events import CanonicalEvent, normalize_tracking_number
-from ..timezones import country_code, estimate_window, parse_partner_time, zone_for
+from ..timezones import country_code, estimate_window, parse_partner_time
+from ..timezones import destination_zone as destination_zone_of
 from .base import Adapter, ParseError, ParseResult, build_event, load_json
 
 #: ``substatus.code`` values of reference table 11.3, then the ``status`` fallbacks.
@@ -123,14 +124,21 @@ class ShippoAdapter(Adapter):
         address_to = track.get("address_to") or {}
         if not isinstance(address_to, dict):
             raise ParseError("expected an address object", f"{path}.address_to")
-        destination_zone = zone_for(
-            address_to.get("country"), address_to.get("state"), address_to.get("city"), context.default_timezone
+        # Without an address_to, the newest located status is the best guess of the
+        # destination, before the connector's zone.
+        places = [status.get("location") for status, _path in reversed(statuses) if isinstance(status, dict)]
+        destination_zone = destination_zone_of(
+            country=address_to.get("country"), region=address_to.get("state"), city=address_to.get("city"),
+            last_scans=[(p.get("country"), p.get("state"), p.get("city")) for p in places if isinstance(p, dict)],
+            default=context.default_timezone,
         )
         seen_ids, seen = set(), set()
         for status, status_path in statuses:
             if not isinstance(status, dict):
                 raise ParseError("expected a status object", status_path)
-            # tracking_status repeats the newest history entry; its object_id says so.
+            # tracking_status repeats the newest history entry: under the same object_id
+            # (sometimes with less detail), or under another one and a status_date a few
+            # milliseconds off, when only the fingerprint (to the second) makes it one.
             object_id = status.get("object_id")
             if object_id and object_id in seen_ids:
                 continue
@@ -195,12 +203,14 @@ class ShippoAdapter(Adapter):
         # No envelope time: the latest status update dates the estimate, so a poll that
         # finds nothing new reproduces the same fingerprint instead of a new estimate.
         issued_at = context.received_at
-        updated = (current or {}).get("object_updated")
-        if updated:
-            try:
-                issued_at, _assumed = parse_partner_time(updated)
-            except ValueError as exc:
-                raise ParseError(str(exc), f"{path}.tracking_status.object_updated") from None
+        for key in ("object_updated", "object_created"):
+            stamp = (current or {}).get(key)
+            if stamp:
+                try:
+                    issued_at, _assumed = parse_partner_time(stamp)
+                except ValueError as exc:
+                    raise ParseError(str(exc), f"{path}.tracking_status.{key}") from None
+                break
         try:
             occurred_at, start, end, assumed_utc = estimate_window(eta, None, destination_zone)
         except ValueError as exc:

@@ -439,6 +439,12 @@ def test_17track_estimate_window_in_destination_zone():
 def test_17track_estimate_without_any_zone_is_flagged_utc():
     payload = doc("seventeentrack", "tracking_updated.json")
     payload["data"]["track_info"]["shipping_info"]["recipient_address"] = {}
+    # The newest located event tells the destination when the recipient address does not.
+    (derived,) = [e for e in SEVENTEENTRACK.parse(dump(payload), ctx()).events if not e.is_actual]
+    assert (derived.window_start, derived.time_assumed_utc) == (utc(2026, 5, 6, 6), False)
+    for provider in payload["data"]["track_info"]["tracking"]["providers"]:
+        for event in provider["events"]:
+            event["address"] = {}
     result = SEVENTEENTRACK.parse(dump(payload), ctx())
     (estimate,) = [e for e in result.events if not e.is_actual]
     assert (estimate.window_start, estimate.window_end) == (utc(2026, 5, 6), utc(2026, 5, 8, 23, 59, 59))
@@ -660,9 +666,10 @@ def test_shipengine_event_details_are_kept():
     ("default_timezone", "window"),
     [
         ("America/Denver", (utc(2026, 5, 1, 6, 0), utc(2026, 5, 2, 5, 59, 59))),
-        # The connector's destination zone wins over the scans' locations.
-        ("America/New_York", (utc(2026, 5, 1, 4, 0), utc(2026, 5, 2, 3, 59, 59))),
-        # Without it, the newest located scan (Denver) tells the zone.
+        # ShipEngine sends no destination: the newest located scan (Denver) tells where
+        # the parcel ends up, before the connector's zone (a fallback, not an override).
+        ("America/New_York", (utc(2026, 5, 1, 6, 0), utc(2026, 5, 2, 5, 59, 59))),
+        # Without a connector zone, the same scan decides.
         (None, (utc(2026, 5, 1, 6, 0), utc(2026, 5, 2, 5, 59, 59))),
     ],
 )

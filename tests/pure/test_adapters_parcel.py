@@ -227,6 +227,10 @@ def test_aftership_zone_less_time_without_location_uses_destination_then_context
 
     data["msg"]["destination_country_region"] = None
     data["msg"]["destination_city"] = None
+    # Nor can the other scans tell where the parcel goes.
+    for other in data["msg"]["checkpoints"][1:]:
+        for key in ("country_region", "country_iso3", "country_name", "state"):
+            other.pop(key, None)
     info = by_raw(parse(AS, data, default_timezone="Asia/Tokyo"), "InfoReceived_001")
     assert (info.occurred_at, info.utc_offset, info.time_assumed_utc) == (utc(2026, 7, 5, 1, 12), 540, False)
 
@@ -474,6 +478,10 @@ def test_easypost_local_estimate_pair_is_preferred_and_guarantee_is_planned():
 def test_easypost_estimate_without_destination_uses_the_context_zone():
     data = load("easypost", "tracker_updated_delivered")
     data["result"]["carrier_detail"]["destination_tracking_location"] = None
+    # Nothing else tells the destination either: no text, no located scan.
+    data["result"]["carrier_detail"]["destination_location"] = None
+    for detail in data["result"]["tracking_details"]:
+        detail["tracking_location"] = None
     estimate = one(predictions(parse(EP, data, default_timezone="Europe/Berlin"), taxonomy.ESTIMATED))
     assert (estimate.window_start, estimate.window_end) == (utc(2026, 7, 15, 22, 0), utc(2026, 7, 16, 21, 59, 59))
 
