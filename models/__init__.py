@@ -27,3 +27,13 @@ from . import res_config_settings
 from . import res_partner
 from . import shipment_sla_policy
 from . import shipment_performance_report
+
+# predictions: carrier calendars, learned transit times, predicted delivery
+from . import shipment_holiday
+from . import delivery_carrier
+from . import res_company_prediction
+from . import shipment_transit_lane
+from . import shipment_shipment_prediction
+from . import shipment_exception_prediction
+from . import shipment_workflow_prediction
+from . import stock_picking_prediction

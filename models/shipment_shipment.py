@@ -27,6 +27,9 @@ PROCESSOR_FIELDS = frozenset({
     "shipped_at", "delivered_at", "exception_state", "exception_reason", "is_terminal", "sla_state",
     "last_polled_at", "polling_stopped", "workflow_eta", "workflow_delivered_done", "workflow_notified", "shadow",
 })
+PROCESSOR_FIELDS |= {"predicted_delivery", "predicted_window_start", "predicted_window_end", "late_probability",
+                     "prediction_at_risk", "prediction_source", "predicted_at", "predicted_at_pickup",
+                     "carrier_eta_at_pickup"}
 # Events shown on a customer page before "show all": long histories stay readable,
 # and the page stays cheap.
 CUSTOMER_EVENT_LIMIT = 20
@@ -36,6 +39,7 @@ CUSTOMER_SHIPMENT_FIELDS = [
     "eta", "eta_window_start", "eta_window_end", "promised_date", "delivered_at", "last_event_at",
     "last_event_id", "exception_reason", "pod_signed_by", "pod_url", "pod_attachment_id",
 ]
+CUSTOMER_SHIPMENT_FIELDS += ["predicted_window_start", "predicted_window_end"]
 
 
 class ShipmentShipment(models.Model):

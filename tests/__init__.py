@@ -20,3 +20,4 @@ from . import test_tracking_http
 from . import test_customer_notifications
 from . import test_portal_tour
 from . import test_translations
+from . import test_prediction

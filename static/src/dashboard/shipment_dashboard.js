@@ -317,7 +317,7 @@ export class ShipmentDashboard extends Component {
                             },
                             {
                                 type: "line",
-                                label: _t("On time (%)"),
+                                label: _t("SLA met (%)"),
                                 data: data.days.map((d) => d.on_time_rate),
                                 borderColor: success,
                                 backgroundColor: success,

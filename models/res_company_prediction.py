@@ -1,0 +1,15 @@
+from odoo import fields, models
+
+
+class ResCompany(models.Model):
+    _inherit = "res.company"
+
+    shipment_prediction_min_samples = fields.Integer(
+        string="Minimum Deliveries per Lane", default=30,
+        help="A lane (carrier, origin and destination) needs this many delivered shipments before its own "
+             "transit times are trusted; with fewer, predictions back off to coarser lanes, then to the SLA "
+             "policy's transit time.")
+    shipment_at_risk_probability = fields.Float(
+        string="At Risk Above (%)", default=50.0,
+        help="A shipment whose probability of missing its promised date exceeds this is at risk: the "
+             "salesperson gets an activity (and the customer an e-mail, when enabled).")
