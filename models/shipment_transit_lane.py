@@ -90,9 +90,10 @@ class ShipmentTransitLane(models.Model):
         for _id, carrier_id, shipped, delivered, o_country, o_post, d_country, d_post in rows:
             calendar = calendars.get(carrier_id or False) or calendars[False]
             pickup = shipped.date()
-            if delivered:
+            if delivered and delivered.date() <= today:
                 observation = (calendar.days_between(pickup, delivered.date()), True)
             else:
+                # Still on its way as of ``today`` (a backtest's cut-off sees later deliveries as such).
                 elapsed = calendar.days_between(pickup, today)
                 if elapsed < 1 or (today - pickup).days > CENSOR_MAX_DAYS:
                     continue
