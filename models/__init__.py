@@ -33,7 +33,9 @@ from . import shipment_holiday
 from . import delivery_carrier
 from . import res_company_prediction
 from . import shipment_transit_lane
+from . import shipment_dwell_stat
 from . import shipment_shipment_prediction
 from . import shipment_exception_prediction
 from . import shipment_workflow_prediction
+from . import shipment_workflow_anomaly
 from . import stock_picking_prediction

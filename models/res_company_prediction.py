@@ -13,3 +13,9 @@ class ResCompany(models.Model):
         string="At Risk Above (%)", default=50.0,
         help="A shipment whose probability of missing its promised date exceeds this is at risk: the "
              "salesperson gets an activity (and the customer an e-mail, when enabled).")
+    shipment_eta_churn_limit = fields.Integer(
+        string="Estimate Changes Before Anomaly", default=3,
+        help="A carrier changing its delivery estimate more often than this opens an anomaly on the desk.")
+    shipment_first_scan_anomaly_hours = fields.Integer(
+        string="Missing First Scan Anomaly (hours)", default=72,
+        help="A delivery order done this long ago without any carrier scan opens an anomaly on the desk.")

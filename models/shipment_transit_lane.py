@@ -69,10 +69,12 @@ class ShipmentTransitLane(models.Model):
 
     @api.model
     def _cron_refresh(self):
-        """Nightly: relearn every company's lanes, then refresh open shipments' predictions."""
+        """Nightly: relearn lanes and dwell times, re-predict open shipments, look for stalled ones."""
         for company in self.env["res.company"].sudo().search([]):  # the cron learns for every company
             self.sudo()._refresh(company)
+            self.env["shipment.dwell.stat"].sudo()._refresh(company)
             self.env["shipment.shipment"].sudo()._refresh_open_predictions(company)
+            self.env["shipment.workflow"].sudo()._cron_anomalies(company)
 
     @api.model
     def _refresh(self, company, today=None):

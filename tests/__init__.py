@@ -22,3 +22,4 @@ from . import test_portal_tour
 from . import test_translations
 from . import test_prediction
 from . import test_history_generator
+from . import test_anomalies_desk

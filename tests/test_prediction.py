@@ -124,8 +124,13 @@ class TestTransitPrediction(ShipmentCommon):
         shipment._update_predictions(now=FRIDAY)
         workflow._prediction_policies(shipment)
         self.assertFalse(shipment.prediction_at_risk, "40% at pickup, under the 45% threshold")
-        # Monday, not delivered yet: P(T > 2 | T ≥ 1) = 0.4 / 0.8 = 50%.
+        # Monday, not delivered yet: T ≥ 1 is no news, P(T > 2 | T ≥ 1) = S(2) / S(0) = 40%.
         shipment._update_predictions(now=datetime(2026, 11, 23, 12))
+        self.assertAlmostEqual(shipment.late_probability, 40.0)
+        self.assertFalse(shipment.prediction_at_risk)
+        # Tuesday noon, hours before the promise and with no carrier estimate past it:
+        # P(T > 2 | T ≥ 2) = S(2) / S(1) = 0.4 / 0.8 = 50%.
+        shipment._update_predictions(now=datetime(2026, 11, 24, 12))
         self.assertAlmostEqual(shipment.late_probability, 50.0)
         self.assertTrue(shipment.prediction_at_risk)
         self.assertLess(shipment.predicted_at, shipment.promised_date)
