@@ -35,6 +35,7 @@ from . import res_company_prediction
 from . import shipment_transit_lane
 from . import shipment_dwell_stat
 from . import shipment_shipment_prediction
+from . import shipment_shipment_summary
 from . import shipment_exception_prediction
 from . import shipment_workflow_prediction
 from . import shipment_workflow_anomaly

@@ -19,3 +19,7 @@ class ResCompany(models.Model):
     shipment_first_scan_anomaly_hours = fields.Integer(
         string="Missing First Scan Anomaly (hours)", default=72,
         help="A delivery order done this long ago without any carrier scan opens an anomaly on the desk.")
+    shipment_triage_confidence = fields.Float(
+        string="Suggest Reasons Above (%)", default=60.0,
+        help="The exception triage suggests a reason learned from resolved exceptions only when it is at least "
+             "this confident; the manager confirms it.")

@@ -23,3 +23,4 @@ from . import test_translations
 from . import test_prediction
 from . import test_history_generator
 from . import test_anomalies_desk
+from . import test_triage_summary
