@@ -40,3 +40,5 @@ from . import shipment_exception_prediction
 from . import shipment_workflow_prediction
 from . import shipment_workflow_anomaly
 from . import stock_picking_prediction
+from . import shipment_prediction_accuracy
+from . import shipment_performance_report_prediction

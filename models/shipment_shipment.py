@@ -29,7 +29,8 @@ PROCESSOR_FIELDS = frozenset({
 })
 PROCESSOR_FIELDS |= {"predicted_delivery", "predicted_window_start", "predicted_window_end", "late_probability",
                      "prediction_at_risk", "prediction_source", "predicted_at", "predicted_at_pickup",
-                     "carrier_eta_at_pickup"}
+                     "carrier_eta_at_pickup", "predicted_window_start_at_pickup", "predicted_window_end_at_pickup",
+                     "trending_late_in_advance"}
 # Events shown on a customer page before "show all": long histories stay readable,
 # and the page stays cheap.
 CUSTOMER_EVENT_LIMIT = 20

@@ -60,6 +60,11 @@ class ShipmentShipment(models.Model):
     predicted_at_pickup = fields.Date(
         string="Predicted at Pickup", readonly=True, copy=False, groups="base.group_user",
         help="The first prediction made after the first carrier scan, kept to measure accuracy.")
+    predicted_window_start_at_pickup = fields.Date(readonly=True, copy=False, groups="base.group_user")
+    predicted_window_end_at_pickup = fields.Date(readonly=True, copy=False, groups="base.group_user")
+    trending_late_in_advance = fields.Boolean(
+        string="Flagged Late in Advance", readonly=True, copy=False, groups="base.group_user",
+        help="The prediction said this shipment was trending late before its promised date had passed.")
     carrier_eta_at_pickup = fields.Datetime(
         string="Carrier ETA at Pickup", readonly=True, copy=False, groups="base.group_user",
         help="The carrier's estimate when the first prediction after pickup was made, to compare with ours.")
@@ -151,7 +156,11 @@ class ShipmentShipment(models.Model):
             "predicted_at": now,
         }
         if self.shipped_at and not self.predicted_at_pickup:
-            values.update(predicted_at_pickup=prediction.delivery, carrier_eta_at_pickup=self.eta)
+            values.update(predicted_at_pickup=prediction.delivery, carrier_eta_at_pickup=self.eta,
+                          predicted_window_start_at_pickup=prediction.window_start,
+                          predicted_window_end_at_pickup=prediction.window_end)
+        if values["prediction_at_risk"] and now <= self.promised_date:
+            values["trending_late_in_advance"] = True
         return values
 
     def _prediction_places(self):
