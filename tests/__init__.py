@@ -24,3 +24,4 @@ from . import test_prediction
 from . import test_history_generator
 from . import test_anomalies_desk
 from . import test_triage_summary
+from . import test_sla_split
