@@ -32,6 +32,8 @@ from . import shipment_performance_report
 from . import shipment_holiday
 from . import delivery_carrier
 from . import res_company_prediction
+from . import res_partner_prediction
+from . import res_config_settings_prediction
 from . import shipment_transit_lane
 from . import shipment_dwell_stat
 from . import shipment_shipment_prediction

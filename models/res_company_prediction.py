@@ -23,3 +23,9 @@ class ResCompany(models.Model):
         string="Suggest Reasons Above (%)", default=60.0,
         help="The exception triage suggests a reason learned from resolved exceptions only when it is at least "
              "this confident; the manager confirms it.")
+    shipment_priority_use_value = fields.Boolean(
+        string="Prioritise by Order Value", default=True,
+        help="The exceptions desk weighs each problem by the value of its sale order.")
+    shipment_priority_use_importance = fields.Boolean(
+        string="Prioritise by Customer Importance", default=True,
+        help="The exceptions desk weighs each problem by the customer's importance (on the contact).")

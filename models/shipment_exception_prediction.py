@@ -10,6 +10,8 @@ from ..integration import triage
 TRIAGE_TRAINING_LIMIT = 5000
 # Fewer confirmed examples than this and the classifier keeps quiet.
 TRIAGE_MIN_EXAMPLES = 5
+# How likely each kind of exception is to end in a late or failed delivery, before any prediction says more.
+KIND_RISK = {"late": 1.0, "at_risk": 0.8, "carrier": 0.7, "trending_late": 0.6, "stale": 0.5, "anomaly": 0.5}
 
 
 class ShipmentException(models.Model):
@@ -38,6 +40,26 @@ class ShipmentException(models.Model):
              "manager accepts the suggestion.")
     suggestion_confidence = fields.Float(string="Confidence (%)", readonly=True, copy=False, digits=(5, 1))
     case_summary = fields.Text(related="shipment_id.case_summary", string="Story")
+    priority_score = fields.Float(
+        string="Priority", compute="_compute_priority_score", store=True, digits=(12, 2),
+        help="Risk × order value × customer importance (each factor switched on or off in the settings): "
+             "the desk lists the highest first.")
+
+    @api.depends("kind", "state", "shipment_id.late_probability", "shipment_id.picking_id.sale_id.amount_total",
+                 "partner_id.commercial_partner_id.shipment_importance", "company_id.shipment_priority_use_value",
+                 "company_id.shipment_priority_use_importance")
+    def _compute_priority_score(self):
+        for exception in self:
+            shipment = exception.shipment_id
+            risk = max(KIND_RISK.get(exception.kind, 0.5), (shipment.late_probability or 0.0) / 100)
+            company = exception.company_id
+            value = 1.0
+            if company.shipment_priority_use_value:
+                value = max(shipment.picking_id.sale_id.amount_total or 0.0, 1.0)
+            importance = 1.0
+            if company.shipment_priority_use_importance:
+                importance = exception.partner_id.commercial_partner_id.shipment_importance or 1.0
+            exception.priority_score = risk * value * importance
 
     @api.model
     def _selection_suggested_reason(self):

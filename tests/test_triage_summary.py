@@ -115,3 +115,23 @@ class TestExceptionTriage(ShipmentCommon):
             exception.reason = reason
             exception._resolve("superseded", auto=True)
         self.assertFalse(self._carrier_exception(self.PROBLEM).suggested_reason)
+
+
+@tagged("post_install", "-at_install")
+class TestDeskPriority(ShipmentCommon):
+    """Priority = risk × order value × customer importance, each factor switchable."""
+
+    def test_important_customers_and_risky_shipments_come_first(self):
+        key_account = self.env["res.partner"].create({"name": "Key Account", "shipment_importance": 3})
+        Exception_ = self.env["shipment.exception"]
+        shipments = self.env["shipment.shipment"].create([
+            {"tracking_number": "PRIO1", "carrier_id": self.carrier.id, "partner_id": self.customer.id},
+            {"tracking_number": "PRIO2", "carrier_id": self.carrier.id, "partner_id": key_account.id}])
+        ordinary, key = Exception_.create([{"shipment_id": s.id, "kind": "carrier", "reason": "other"}
+                                           for s in shipments])
+        self.assertAlmostEqual(ordinary.priority_score, 0.7)
+        self.assertAlmostEqual(key.priority_score, 2.1)
+        shipments[0].sudo().late_probability = 90.0  # the prediction raises the risk
+        self.assertAlmostEqual(ordinary.priority_score, 0.9)
+        self.company.shipment_priority_use_importance = False
+        self.assertAlmostEqual(key.priority_score, 0.7)
