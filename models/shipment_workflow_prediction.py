@@ -1,4 +1,8 @@
+import logging
+
 from odoo import _, api, fields, models
+
+_logger = logging.getLogger(__name__)
 
 
 class ShipmentWorkflow(models.AbstractModel):
@@ -14,7 +18,11 @@ class ShipmentWorkflow(models.AbstractModel):
 
     @api.model
     def _run(self, shipments):
-        shipments.exists()._update_predictions()
+        try:
+            with self.env.cr.savepoint():
+                shipments.exists()._update_predictions()
+        except Exception:  # a prediction is an extra: it never holds up the events' own policies
+            _logger.exception("predictions failed for shipments %s", shipments.ids)
         return super()._run(shipments)
 
     def _apply_policies(self, shipment):
