@@ -162,10 +162,9 @@ def main():
     import odoo
     from odoo.modules.registry import Registry
 
-    from odoo.addons.shipment_visibility.integration import transit
-
     odoo.tools.config.parse_config(devenv.odoo_cmd(tree, args.db, "--log-level=warn")[2:])
     registry = Registry(args.db)
+    from odoo.addons.shipment_visibility.integration import transit
     try:
         started = time.perf_counter()
         shipments = generate_history.simulate(args.shipments, args.seed, args.end, 12)
