@@ -61,8 +61,7 @@ def looping(scans):
             highest = scan.milestone
         if scan.place and scan.milestone == "arrived_at_facility":
             if scan.place in visited[:-1]:
-                return Anomaly("looping", {"milestone": scan.milestone, "after": visited[-1],
-                                           "place": scan.place})
+                return Anomaly("looping", {"place": scan.place, "left_for": visited[-1]})
             if not visited or visited[-1] != scan.place:
                 visited.append(scan.place)
     return None

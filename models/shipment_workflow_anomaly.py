@@ -83,6 +83,9 @@ class ShipmentWorkflow(models.AbstractModel):
             return _("No scan for %(hours)s hours since “%(milestone)s”%(place)s; this carrier's parcels usually "
                      "move on within %(usual)s hours.", hours=facts["hours"], milestone=facts["milestone"],
                      place=place, usual=facts["usual"])
+        if anomaly.kind == "looping" and "left_for" in facts:
+            return _("The parcel is back in %(place)s, which it had left for %(other)s.", place=facts["place"],
+                     other=facts["left_for"])
         if anomaly.kind == "looping":
             return _("The parcel went back: “%(milestone)s” in %(place)s after “%(after)s”.",
                      milestone=facts["milestone"], place=facts.get("place") or _("an unknown place"),

@@ -45,8 +45,7 @@ class TestAnomaliesDesk(ShipmentCommon):
         self.assertEqual(anomaly.reason, "looping")
         log = self.env["shipment.workflow.log"].search([("shipment_id", "=", shipment.id)])
         self.assertIn("open_exception", log.mapped("action"))
-        self.assertEqual(anomaly.explanation, "The parcel went back: “Arrived at facility” in Liège after "
-                                              "“Arrived at facility”.")
+        self.assertEqual(anomaly.explanation, "The parcel is back in Liège, which it had left for Paris.")
         self._events(shipment, ("in_transit", 31, "Liège", {}))
         self.assertEqual(len(self._anomalies(shipment)), 1, "opened once")
 

@@ -30,8 +30,7 @@ def test_a_normal_journey_is_no_loop():
 def test_back_to_a_facility_already_left_is_a_loop():
     anomaly = an.looping(scans(("arrived_at_facility", 5, "Brussels hub"), ("arrived_at_facility", 20, "Paris hub"),
                                ("arrived_at_facility", 30, "Brussels hub")))
-    assert anomaly == an.Anomaly("looping", {"milestone": "arrived_at_facility", "after": "Paris hub",
-                                             "place": "Brussels hub"})
+    assert anomaly == an.Anomaly("looping", {"place": "Brussels hub", "left_for": "Paris hub"})
 
 
 def test_moving_backwards_without_a_failed_attempt():
