@@ -59,6 +59,7 @@ def parse_args():
     parser.add_argument("--updates", type=int, default=500, help="open shipments timed one by one")
     parser.add_argument("--db", default=f"sv_bench_prediction_{os.getpid()}")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="print where the per-shipment update spends its time")
     return parser.parse_args()
 
 
@@ -199,6 +200,17 @@ def main():
             say(f"refresh: {lanes} lanes from {args.shipments} shipments in {refresh_seconds:.2f} s (target ≤ 60 s)")
             open_shipments = env["shipment.shipment"].search([("is_terminal", "=", False),
                                                              ("shipped_at", "!=", False)], limit=args.updates)
+            if args.profile:
+                import cProfile
+                import pstats
+
+                profiler = cProfile.Profile()
+                profiler.enable()
+                for shipment in open_shipments[:50]:
+                    shipment._update_predictions(now=datetime.combine(args.end, datetime.min.time()))
+                    env.flush_all()
+                profiler.disable()
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
             timings = []
             for shipment in open_shipments:
                 t0 = time.perf_counter()
