@@ -19,11 +19,13 @@
         "security/shipment_reporting_rules.xml",
         "security/shipment_portal_rules.xml",
         "security/shipment_shadow_rules.xml",
+        "security/shipment_prediction_rules.xml",
         # data: crons and the default partner status mappings
         "data/ir_cron_data.xml",
         "data/shipment.status.map.csv",
         "data/ir_cron_workflow_data.xml",
         "data/mail_template_data.xml",
+        "data/ir_cron_prediction_data.xml",
         # views before menus: menus point at their actions
         "views/shipment_event_views.xml",
         "views/shipment_shipment_views.xml",
@@ -44,6 +46,7 @@
         "views/shipment_visibility_menus.xml",
         "views/shipment_file_import_menus.xml",
         "views/shipment_reporting_menus.xml",
+        "views/shipment_prediction_views.xml",
         # customers: portal pages, the public tracking page, the backend's share action
         "views/shipment_tracking_templates.xml",
         "views/shipment_portal_templates.xml",

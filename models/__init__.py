@@ -30,3 +30,20 @@ from . import res_config_settings
 from . import res_partner
 from . import shipment_sla_policy
 from . import shipment_performance_report
+
+# predictions: carrier calendars, learned transit times, predicted delivery
+from . import shipment_holiday
+from . import delivery_carrier
+from . import res_company_prediction
+from . import res_partner_prediction
+from . import res_config_settings_prediction
+from . import shipment_transit_lane
+from . import shipment_dwell_stat
+from . import shipment_shipment_prediction
+from . import shipment_shipment_summary
+from . import shipment_exception_prediction
+from . import shipment_workflow_prediction
+from . import shipment_workflow_anomaly
+from . import stock_picking_prediction
+from . import shipment_prediction_accuracy
+from . import shipment_performance_report_prediction

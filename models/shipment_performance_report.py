@@ -61,7 +61,9 @@ class ShipmentPerformanceReport(models.Model):
         string="SLA Deadline", readonly=True,
         help="First scan + the policy's transit time, else the promised date.")
     is_delivered = fields.Boolean(string="Delivered Shipment", readonly=True)
-    on_time = fields.Boolean(readonly=True)
+    on_time = fields.Boolean(
+        string="SLA Met", readonly=True,
+        help="Delivered by the SLA deadline: the same rule as the shipment's SLA field (not its promise).")
     has_exception = fields.Boolean(
         readonly=True, help="At least one exception event (delay, failed attempt, customs hold…).")
     exception_reason = fields.Selection(
@@ -75,7 +77,7 @@ class ShipmentPerformanceReport(models.Model):
         string="Event Latency (h)", readonly=True, aggregator="avg",
         help="Average delay between an actual event and its reception.")
     event_count = fields.Integer(string="Actual Events", readonly=True, aggregator="sum")
-    on_time_pct = fields.Float(string="On Time (%)", readonly=True, aggregator="avg")
+    on_time_pct = fields.Float(string="SLA Met (%)", readonly=True, aggregator="avg")
     exception_pct = fields.Float(string="Exceptions (%)", readonly=True, aggregator="avg")
     pod_complete_pct = fields.Float(string="POD Complete (%)", readonly=True, aggregator="avg")
 
@@ -191,7 +193,7 @@ class ShipmentPerformanceReport(models.Model):
                                OR s.delivered_at + pol.pod_hours * INTERVAL '1 hour'
                                   <= (now() AT TIME ZONE 'UTC')) AS pod_due
                    ) pod
-             WHERE s.active
+             WHERE s.active AND s.shadow IS NOT TRUE
             """,
             policies=Policy._policy_candidates_sql(),
             services=Policy._carrier_service_keys_sql(),

@@ -21,7 +21,13 @@ PROCESSOR_FIELDS = frozenset({
     "status", "event_count", "last_event_id", "last_event_at", "eta", "eta_window_start", "eta_window_end",
     "shipped_at", "delivered_at", "exception_state", "exception_reason", "is_terminal", "sla_state",
     "last_polled_at", "polling_stopped", "workflow_eta", "workflow_delivered_done", "workflow_notified", "shadow",
+    # the prediction's, refreshed on each event and nightly
+    "predicted_delivery", "predicted_window_start", "predicted_window_end", "late_probability",
+    "prediction_at_risk", "prediction_source", "predicted_at", "predicted_at_pickup", "carrier_eta_at_pickup",
+    "predicted_window_start_at_pickup", "predicted_window_end_at_pickup", "trending_late_in_advance",
 })
+
+
 class ShipmentShipment(models.Model):
     """The canonical shipment: one tracking number at one carrier.
 

@@ -23,6 +23,7 @@ CUSTOMER_SHIPMENT_FIELDS = [
     "eta", "eta_window_start", "eta_window_end", "promised_date", "delivered_at", "last_event_at",
     "last_event_id", "exception_reason", "pod_signed_by", "pod_url", "pod_attachment_id",
 ]
+CUSTOMER_SHIPMENT_FIELDS += ["predicted_window_start", "predicted_window_end"]
 
 
 class ShipmentShipment(models.Model):

@@ -22,3 +22,8 @@ from . import test_portal_tour
 from . import test_translations
 from . import test_canonical
 from . import test_native_messages
+from . import test_prediction
+from . import test_history_generator
+from . import test_anomalies_desk
+from . import test_triage_summary
+from . import test_sla_split

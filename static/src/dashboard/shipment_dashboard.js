@@ -198,7 +198,26 @@ export class ShipmentDashboard extends Component {
                 domain: [["pod_complete_pct", "!=", false]],
                 tone: this.rateTone(k.pod_completeness, 98, 90),
             },
-        ];
+            this.predictionTile,
+        ].filter(Boolean);
+    }
+
+    get predictionTile() {
+        const p = this.state.data.prediction;
+        if (!p || !p.predicted) {
+            return null;
+        }
+        const days = (value) => (value === null || value === undefined ? "–" : value.toFixed(2));
+        return {
+            key: "prediction_accuracy",
+            label: _t("Predicted delivery error"),
+            value: _t("%s d", days(p.ours_mae_days)),
+            detail: _t("carrier estimates: %(carrier)s d; %(within)s within a day", {
+                carrier: days(p.carrier_mae_days),
+                within: formatPercent(p.ours_within_1_pct),
+            }),
+            action: "shipment_visibility.action_shipment_prediction_accuracy",
+        };
     }
 
     rateTone(value, good, fair) {
@@ -260,6 +279,10 @@ export class ShipmentDashboard extends Component {
     }
 
     onTileClick(tile) {
+        if (tile.action) {
+            this.actionService.doAction(tile.action);
+            return;
+        }
         this.openReport(tile.domain, tile.label);
     }
 
@@ -317,7 +340,7 @@ export class ShipmentDashboard extends Component {
                             },
                             {
                                 type: "line",
-                                label: _t("On time (%)"),
+                                label: _t("SLA met (%)"),
                                 data: data.days.map((d) => d.on_time_rate),
                                 borderColor: success,
                                 backgroundColor: success,

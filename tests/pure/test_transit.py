@@ -1,0 +1,153 @@
+"""Transit-time model: business days, Kaplan–Meier, conditional quantiles, back-off.
+
+Every expected value below was worked out by hand from the small histories written
+next to it.
+"""
+
+import doctest
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from integration import transit
+
+
+def test_doctests():
+    assert doctest.testmod(transit).failed == 0
+
+
+# --------------------------------------------------------------------- business days
+
+CHRISTMAS = transit.BusinessCalendar(holidays=[date(2026, 12, 25), date(2027, 1, 1)])
+
+
+def test_business_days_skip_weekends():
+    friday, monday = date(2026, 11, 20), date(2026, 11, 23)
+    cal = transit.BusinessCalendar()
+    assert cal.days_between(friday, monday) == 1
+    assert cal.days_between(friday, friday + timedelta(days=1)) == 0  # Saturday delivery: no working day
+    assert cal.days_between(monday, monday) == 0
+    assert cal.days_between(monday, date(2026, 11, 30)) == 5  # one whole week
+    assert cal.add_days(friday, 1) == monday
+    assert cal.add_days(friday, 0) == friday
+
+
+def test_business_days_skip_holidays():
+    # Wed 23 Dec → Mon 4 Jan: Thu 24, Mon 28, Tue 29, Wed 30, Thu 31, Mon 4 (25 Dec and 1 Jan off)
+    assert CHRISTMAS.days_between(date(2026, 12, 23), date(2027, 1, 4)) == 6
+    assert CHRISTMAS.add_days(date(2026, 12, 23), 6) == date(2027, 1, 4)
+    assert CHRISTMAS.add_days(date(2026, 12, 24), 1) == date(2026, 12, 28)
+    # A holiday on a weekend changes nothing.
+    weekend_holiday = transit.BusinessCalendar(holidays=[date(2026, 11, 21)])
+    assert weekend_holiday.days_between(date(2026, 11, 16), date(2026, 11, 30)) == 10
+
+
+def test_six_day_carrier_works_saturdays():
+    cal = transit.BusinessCalendar(working_weekdays=(0, 1, 2, 3, 4, 5))
+    assert cal.days_between(date(2026, 11, 20), date(2026, 11, 23)) == 2  # Sat + Mon
+
+
+@given(st.dates(min_value=date(2024, 1, 1), max_value=date(2028, 1, 1)), st.integers(0, 40))
+def test_add_days_inverts_days_between(start, count):
+    end = CHRISTMAS.add_days(start, count)
+    assert CHRISTMAS.days_between(start, end) == count
+    assert count == 0 or CHRISTMAS.is_working(end)
+
+
+@given(st.dates(min_value=date(2024, 1, 1), max_value=date(2028, 1, 1)), st.integers(0, 400))
+def test_days_between_matches_counting_day_by_day(start, span):
+    end = start + timedelta(days=span)
+    expected = sum(CHRISTMAS.is_working(start + timedelta(days=i)) for i in range(1, span + 1))
+    assert CHRISTMAS.days_between(start, end) == expected
+
+
+# --------------------------------------------------------------------- Kaplan–Meier
+
+# Ten deliveries: 1, 2, 2, 2, 3, 3, 3, 3, 4, 6 business days.
+TEN = [(1, True), (2, True), (2, True), (2, True), (3, True), (3, True), (3, True), (3, True),
+       (4, True), (6, True)]
+
+
+def test_quantiles_without_censoring_are_the_empirical_ones():
+    dist = transit.learn(TEN)
+    assert [t for t, _s in dist.steps] == [1, 2, 3, 4, 6]
+    assert [s for _t, s in dist.steps] == pytest.approx([0.9, 0.6, 0.2, 0.1, 0.0])
+    assert dist.quantile(0.1) == 1   # 1 of 10 by day 1
+    assert dist.quantile(0.5) == 3   # 4 of 10 by day 2, 8 by day 3
+    assert dist.quantile(0.9) == 4
+    assert dist.quantile(0.95) == 6
+    assert dist.delivered == 10 and dist.censored == 0
+
+
+def test_condition_on_elapsed_time():
+    dist = transit.learn(TEN)
+    # Still not delivered after 3 business days: only the 4 and the 6 remain (T ≥ 3 leaves 3,3,3,3,4,6).
+    assert dist.quantile(0.5, elapsed=3) == 3
+    # T ≥ 4: {4, 6}; the median is 4, the 90% quantile 6.
+    assert dist.quantile(0.5, elapsed=4) == 4
+    assert dist.quantile(0.9, elapsed=4) == 6
+    # Promise in 3 business days: unconditional P(T > 3) = 2/10; at day 3, P(T > 3 | T ≥ 3) = 2/6.
+    assert abs(dist.late_probability(3) - 0.2) < 1e-9
+    assert abs(dist.late_probability(3, elapsed=3) - 2 / 6) < 1e-9
+    # Past the promise already: certainly late.
+    assert dist.late_probability(3, elapsed=4) == 1.0
+
+
+def test_censoring_makes_the_distribution_slower():
+    delivered = [(1, True), (1, True), (2, True), (2, True)]
+    # Four more shipments still in transit after 2 business days (T > 2).
+    censored = delivered + [(2, False)] * 4
+    naive = transit.learn(delivered)
+    km = transit.learn(censored)
+    assert naive.survival(2) == 0.0
+    # At t=1: 8 at risk, 2 deliveries → 0.75; at t=2: 6 at risk, 2 deliveries → 0.75 × 4/6 = 0.5.
+    assert km.steps == [(1, 0.75), (2, 0.5)]
+    assert km.censored == 4
+    assert naive.quantile(0.5) == 1
+    assert km.quantile(0.5) == 2
+    # Half the mass lies beyond the last observed delivery: the 90% quantile is at least that.
+    assert km.quantile(0.9) >= naive.quantile(0.9)
+    assert km.late_probability(2) == 0.5 > naive.late_probability(2)
+
+
+def test_back_off_to_coarser_lane_then_policy():
+    fine = transit.learn([(1, True), (1, True)], "lane")
+    coarse = transit.learn(TEN, "carrier")
+    policy = transit.Distribution.point(transit.policy_days(48))
+    assert transit.choose([fine, None, coarse], min_delivered=3, fallback=policy) is coarse
+    assert transit.choose([fine, None, coarse], min_delivered=2, fallback=policy) is fine
+    assert transit.choose([fine, None, coarse], min_delivered=11, fallback=policy) is policy
+    assert policy.quantile(0.5) == 2 and policy.quantile(0.1) == 2 and policy.quantile(0.9) == 2
+    assert transit.policy_days(0) is None
+    assert transit.policy_days(30) == 2
+
+
+def test_json_round_trip():
+    dist = transit.learn(TEN + [(5, False)])
+    again = transit.Distribution.from_json(dist.to_json(), "lane")
+    assert again.steps == [tuple(step) for step in dist.steps]
+    assert (again.delivered, again.censored) == (10, 1)
+
+
+def test_predict_maps_business_days_to_dates_and_probability():
+    dist = transit.learn(TEN)
+    cal = transit.BusinessCalendar()
+    friday = date(2026, 11, 20)
+    prediction = transit.predict(dist, cal, friday, friday, promised=date(2026, 11, 25))  # Wed = day 3
+    assert prediction.delivery == date(2026, 11, 25)       # median 3 → Wednesday
+    assert prediction.window_start == date(2026, 11, 23)   # 10% → 1 → Monday
+    assert prediction.window_end == date(2026, 11, 26)     # 90% → 4 → Thursday
+    assert abs(prediction.late_probability - 0.2) < 1e-9
+    # Still not delivered on Thursday (day 4): the 4 and the 6 remain.
+    later = transit.predict(dist, cal, friday, date(2026, 11, 26), promised=date(2026, 11, 25))
+    assert later.late_probability == 1.0
+    assert later.window_end == date(2026, 11, 30)  # day 6 → Monday
+
+
+def test_lane_keys():
+    keys = transit.lane_keys("be", "1000", "FR", "75 001")
+    assert keys == {"lane": "BE-10>FR-75", "country": "BE>FR", "destination": ">FR", "carrier": ""}
+    assert transit.lane_keys(None, None, "FR", None) == {
+        "lane": None, "country": None, "destination": ">FR", "carrier": ""}
