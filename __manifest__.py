@@ -19,6 +19,7 @@
         "security/shipment_reporting_rules.xml",
         "security/shipment_portal_rules.xml",
         "security/shipment_shadow_rules.xml",
+        "security/shipment_operations_rules.xml",
         # data: crons and the default partner status mappings
         "data/ir_cron_data.xml",
         "data/shipment.status.map.csv",
@@ -48,6 +49,8 @@
         "views/shipment_tracking_templates.xml",
         "views/shipment_portal_templates.xml",
         "views/shipment_shipment_portal_views.xml",
+        # operations: metrics scrape settings
+        "views/res_config_settings_metrics_views.xml",
     ],
     "demo": [
         "demo/shipment_connector_demo.xml",

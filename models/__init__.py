@@ -27,3 +27,9 @@ from . import res_config_settings
 from . import res_partner
 from . import shipment_sla_policy
 from . import shipment_performance_report
+
+# operations: metrics, polling outcomes
+from . import shipment_poll_stat
+from . import shipment_connector_metrics
+from . import shipment_metrics
+from . import res_config_settings_metrics
