@@ -20,3 +20,5 @@ from . import test_tracking_http
 from . import test_customer_notifications
 from . import test_portal_tour
 from . import test_translations
+from . import test_operations_metrics
+from . import test_neutralize
