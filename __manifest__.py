@@ -49,8 +49,11 @@
         "views/shipment_tracking_templates.xml",
         "views/shipment_portal_templates.xml",
         "views/shipment_shipment_portal_views.xml",
-        # operations: metrics scrape settings
+        # operations: metrics scrape settings, alert rules and their defaults
         "views/res_config_settings_metrics_views.xml",
+        "data/shipment_alert_rule_data.xml",
+        "views/shipment_alert_rule_views.xml",
+        "views/shipment_operations_menus.xml",
     ],
     "demo": [
         "demo/shipment_connector_demo.xml",

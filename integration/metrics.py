@@ -8,14 +8,17 @@ another worker, so each scrape reads the database and hands the figures to
 import hashlib
 import hmac
 
+from prometheus_client import exposition
 from prometheus_client.core import CollectorRegistry, GaugeMetricFamily, Metric
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import generate_latest
 
 from .signatures import ip_allowed
 from .transport import CircuitOpenError, TransportConfigError, TransportError
 
 PREFIX = "shipment_visibility_"
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The classic text format, which every Prometheus version reads; newer clients call the
+# same bytes 1.0.0 when names stay ASCII, as ours do.
+CONTENT_TYPE = getattr(exposition, "CONTENT_TYPE_PLAIN_0_0_4", "text/plain; version=0.0.4; charset=utf-8")
 #: A shorter bearer token is refused when it is set: scrapers send it on every call.
 MIN_TOKEN_LENGTH = 32
 

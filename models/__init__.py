@@ -33,3 +33,6 @@ from . import shipment_poll_stat
 from . import shipment_connector_metrics
 from . import shipment_metrics
 from . import res_config_settings_metrics
+from . import shipment_alert_rule
+from . import shipment_alert_incident
+from . import shipment_integration_health

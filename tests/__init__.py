@@ -22,3 +22,4 @@ from . import test_portal_tour
 from . import test_translations
 from . import test_operations_metrics
 from . import test_neutralize
+from . import test_alert_rules
