@@ -53,6 +53,7 @@
         "views/res_config_settings_metrics_views.xml",
         "data/shipment_alert_rule_data.xml",
         "views/shipment_alert_rule_views.xml",
+        "views/shipment_integration_health_views.xml",
         "views/shipment_operations_menus.xml",
     ],
     "demo": [

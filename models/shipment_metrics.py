@@ -111,7 +111,11 @@ class ShipmentMetrics(models.AbstractModel):
 
     @api.model
     def _ingest_lag_rows(self):
-        return self._rows(SQL(
+        return self._rows(self._ingest_lag_query())
+
+    @api.model
+    def _ingest_lag_query(self):
+        return SQL(
             """
             SELECT connector_id, count(*), sum(lag),
                    percentile_cont(0.5) WITHIN GROUP (ORDER BY lag),
@@ -122,7 +126,7 @@ class ShipmentMetrics(models.AbstractModel):
                      WHERE state = 'done' AND processed_at IS NOT NULL
                        AND received_at >= (now() at time zone 'utc') - make_interval(secs => %(window)s)) recent
              GROUP BY connector_id
-            """, window=LAG_WINDOW_SECONDS))
+            """, window=LAG_WINDOW_SECONDS)
 
     @api.model
     def _breaker_rows(self):

@@ -23,3 +23,5 @@ from . import test_translations
 from . import test_operations_metrics
 from . import test_neutralize
 from . import test_alert_rules
+from . import test_integration_health
+from . import test_correlation_story
