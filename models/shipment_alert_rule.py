@@ -87,6 +87,7 @@ class ShipmentAlertRule(models.Model):
         for rule in self:
             rule.clear_threshold = rule.threshold
 
+    @api.depends("incident_ids.state")
     def _compute_firing_count(self):
         rows = self.env["shipment.alert.incident"]._read_group(
             [("rule_id", "in", self.ids), ("state", "=", "firing")], ["rule_id"], ["__count"])

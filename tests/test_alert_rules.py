@@ -71,7 +71,7 @@ class TestAlertRules(TransactionCase):
     # ---------------------------------------------------------------- fire and resolve
 
     def test_dead_letter_fires_once_with_one_activity_and_one_mail_then_resolves(self):
-        rule = self.rule(metric="dead_letters", comparison="gt", threshold=0, clear_checks=1)
+        rule = self.rule(metric="dead_letters", comparison="gt", threshold=0, clear_checks=1, user_id=self.admin.id)
         self.evaluate(rule, MONDAY_9)
         self.assertFalse(self.incidents(rule))
 
@@ -81,7 +81,7 @@ class TestAlertRules(TransactionCase):
         self.assertEqual(len(incident), 1)
         self.assertEqual((incident.state, incident.connector_id, incident.fire_value), ("firing", self.connector, 1))
         self.assertEqual(len(incident.activity_ids), 1)
-        self.assertIn(incident.activity_ids.user_id, self.admin | self.other_admin)
+        self.assertEqual(incident.activity_ids.user_id, self.admin, "the rule's responsible")
         mail = self.mails(incident)
         self.assertEqual(len(mail), 1)
         self.assertGreaterEqual(set(mail.recipient_ids.mapped("email")),
@@ -127,10 +127,10 @@ class TestAlertRules(TransactionCase):
 
         for minute, lag, state, streak in [(5, 280, "firing", 0), (10, 310, "firing", 0), (15, 200, "firing", 1),
                                            (20, 260, "firing", 0), (25, 200, "firing", 1), (30, 100, "resolved", 0)]:
-            set_lag(lag)
             now = MONDAY_9 + timedelta(minutes=minute)
             self.env.cr.execute("UPDATE shipment_inbox SET received_at = %s WHERE id = ANY(%s)",
                                 [now - timedelta(minutes=5), [m.id for m in slow]])
+            set_lag(lag)
             self.evaluate(rule, now)
             with self.subTest(minute=minute, lag=lag):
                 self.assertEqual(incident.state, state)
@@ -173,13 +173,13 @@ class TestAlertRules(TransactionCase):
     def test_rejection_spike_counts_the_increase_within_the_window(self):
         rule = self.rule(metric="rejections", comparison="gt", threshold=5, clear_threshold=1, clear_checks=1,
                          window_minutes=15)
+        # The route counts in a transaction of its own (invisible to this test's): the
+        # counters are written here as it leaves them.
         rejections = self.env["shipment.webhook.rejection"].sudo()
-        for _i in range(20):
-            rejections._count(self.connector, "bad_signature")
+        rejections.create({"connector_id": self.connector.id, "reason": "bad_signature", "count": 20})
         self.evaluate(rule, MONDAY_9)
         self.assertFalse(self.incidents(rule), "the first reading is the baseline, not a spike")
-        for _i in range(8):
-            rejections._count(self.connector, "rate_limited")
+        rejections.create({"connector_id": self.connector.id, "reason": "rate_limited", "count": 8})
         self.evaluate(rule, MONDAY_9 + timedelta(minutes=5))
         incident = self.incidents(rule, "firing")
         self.assertEqual(incident.fire_value, 8)

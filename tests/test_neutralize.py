@@ -48,7 +48,7 @@ class TestNeutralize(TransactionCase):
         self.assertFalse(self.env["ir.config_parameter"].get_param(TOKEN_PARAM))
         self.assertFalse(self.env.company.shipment_notify_customers)
         self.assertFalse(self.env.ref("shipment_visibility.ir_cron_poll_connectors").active)
-        self.assertEqual(self.env["ir.config_parameter"].get_param("database.is_neutralized"), "True")
+        self.assertEqual(self.env["ir.config_parameter"].get_param("database.is_neutralized").lower(), "true")
 
     def test_outgoing_subscriptions_are_disabled_when_the_fan_out_exists(self):
         cr = self.env.cr
