@@ -148,7 +148,10 @@ class ShipmentIntegrationHealth(models.AbstractModel):
                             ("pod_signed_by", "=", False)],
             "sla_breaches_today": [("sla_state", "=", "late"), ("promised_date", ">=", today),
                                    ("promised_date", "<", now)],
-            "silent_after_done": [("picking_id.state", "=", "done"), ("event_count", "=", 0)],
+            # Shipments exist once a delivery order has its tracking reference, at validation:
+            # linked and still without any event means the carrier has said nothing since.
+            # (A domain on the shipment alone: managers need no access to the transfers.)
+            "silent_after_done": [("picking_id", "!=", False), ("event_count", "=", 0)],
         }
         tiles = [{"key": key, "model": "shipment.shipment", "count": Shipment.search_count(domain),
                   "domain": domain} for key, domain in domains.items()]
