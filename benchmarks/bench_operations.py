@@ -164,7 +164,7 @@ def explain(odoo, registry):
         queries = {
             "metrics: inbox messages by connector and state":
                 SQL("SELECT connector_id, state, count(*) FROM shipment_inbox GROUP BY connector_id, state"),
-            "metrics: ingest lag summary": env["shipment.metrics"]._ingest_lag_query(),
+            "metrics: ingest lag summary": env["shipment.metrics"]._ingest_lag_query(ids),
             "dashboard: 24 h sparkline": SQL(
                 "SELECT connector_id, date_trunc('hour', received_at), count(*) FROM shipment_inbox "
                 "WHERE connector_id = ANY(%s) AND received_at >= %s GROUP BY 1, 2", ids, since),

@@ -108,11 +108,18 @@ class ShipmentAlertRule(models.Model):
         """Measure each rule's connectors and fire or resolve their alerts."""
         now = now or fields.Datetime.now()
         Incident = self.env["shipment.alert.incident"]
+        measured = {}  # rules asking the same figure of the same connectors share one query
         for rule in self:
             if rule.business_hours_only and not rule._within_business_hours(now):
                 continue
             connectors = rule._scope_connectors()
-            values = rule._measure(connectors, now)
+            key = rule._measure_key(connectors)
+            if key is None:
+                values = rule._measure(connectors, now)
+            else:
+                if key not in measured:
+                    measured[key] = rule._measure(connectors, now)
+                values = measured[key]
             firing = {incident.connector_id.id: incident for incident in Incident.search(
                 [("rule_id", "=", rule.id), ("state", "=", "firing")])}
             for connector in connectors:
@@ -128,6 +135,14 @@ class ShipmentAlertRule(models.Model):
                 elif incident:
                     incident.write({"clear_streak": streak, "last_value": value or 0})
             rule.last_evaluated_at = now
+
+    def _measure_key(self, connectors):
+        """What makes two rules' figures the same, or None when a rule's own state counts
+        (the rejection readings are kept per rule)."""
+        if self.metric == "rejections":
+            return None
+        window = self.window_minutes if self.metric == "ingest_lag_p95" else None
+        return self.metric, window, tuple(connectors.ids)
 
     def _within_business_hours(self, now):
         self.ensure_one()
