@@ -198,3 +198,14 @@ class TestAlertRules(TransactionCase):
         with freeze_time(MONDAY_9 + timedelta(minutes=5)), mute_logger(RULE_LOGGER):
             self.env["shipment.alert.rule"]._cron_evaluate_alert_rules()
         self.assertTrue(self.incidents(rule, "firing"), "a disabled rule is not evaluated")
+
+    def test_rules_sharing_a_figure_each_judge_it_with_their_own_threshold(self):
+        low = self.rule(metric="pending_backlog", comparison="gt", threshold=1, clear_checks=1)
+        high = self.rule(metric="pending_backlog", comparison="gt", threshold=5, clear_checks=1)
+        for _i in range(3):
+            self.message()
+        rules = low | high
+        with mute_logger(RULE_LOGGER):
+            rules._evaluate(now=MONDAY_9)
+        self.assertEqual(self.incidents(low, "firing").fire_value, 3)
+        self.assertFalse(self.incidents(high))
