@@ -20,6 +20,7 @@
         "security/shipment_portal_rules.xml",
         "security/shipment_shadow_rules.xml",
         "security/shipment_prediction_rules.xml",
+        "security/shipment_operations_rules.xml",
         # data: crons and the default partner status mappings
         "data/ir_cron_data.xml",
         "data/shipment.status.map.csv",
@@ -51,6 +52,12 @@
         "views/shipment_tracking_templates.xml",
         "views/shipment_portal_templates.xml",
         "views/shipment_shipment_portal_views.xml",
+        # operations: metrics scrape settings, alert rules and their defaults
+        "views/res_config_settings_metrics_views.xml",
+        "data/shipment_alert_rule_data.xml",
+        "views/shipment_alert_rule_views.xml",
+        "views/shipment_integration_health_views.xml",
+        "views/shipment_operations_menus.xml",
     ],
     "demo": [
         "demo/shipment_connector_demo.xml",

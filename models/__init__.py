@@ -47,3 +47,17 @@ from . import shipment_workflow_anomaly
 from . import stock_picking_prediction
 from . import shipment_prediction_accuracy
 from . import shipment_performance_report_prediction
+# operations: metrics, polling outcomes
+from . import shipment_poll_stat
+from . import shipment_connector_metrics
+from . import shipment_metrics
+from . import shipment_inbox_operations
+from . import res_config_settings_metrics
+from . import shipment_alert_rule
+from . import shipment_alert_incident
+from . import shipment_integration_health
+
+# one correlation id from the inbox through events, policies and logs
+from . import shipment_event_operations
+from . import shipment_workflow_correlation
+from . import shipment_workflow_log_correlation

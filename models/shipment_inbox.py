@@ -1,7 +1,6 @@
 import functools
 import hashlib
 import json
-import logging
 import threading
 import uuid
 from datetime import timedelta
@@ -14,11 +13,12 @@ from odoo.exceptions import AccessError, UserError
 from odoo.modules.registry import Registry
 from odoo.tools import SQL
 
-from ..integration import partners, payload
+from ..integration import correlation, partners, payload
 from ..integration.redaction import redact_headers
 from ..integration.storable import storable_text
 
-_logger = logging.getLogger(__name__)
+# Lines about a message end with its correlation id while the processor works on it.
+_logger = correlation.get_logger(__name__)
 
 STATES = [
     ("pending", "Pending"),

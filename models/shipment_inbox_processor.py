@@ -2,7 +2,6 @@
 each message through the states of ``TRANSITIONS``."""
 
 import json
-import logging
 import random
 import time
 from collections import defaultdict
@@ -13,6 +12,7 @@ import psycopg2.errors
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
+from ..integration import correlation
 from ..integration.adapters import get_adapter
 from ..integration.errors import is_retryable
 from ..integration.storable import error_text, storable_text
@@ -25,7 +25,8 @@ from .shipment_inbox import (
     _is_testing,
 )
 
-_logger = logging.getLogger(__name__)
+# Lines about a message end with its correlation id while the processor works on it.
+_logger = correlation.get_logger(__name__)
 
 
 class ShipmentInbox(models.Model):
@@ -232,20 +233,22 @@ class ShipmentInbox(models.Model):
         messages = self.sudo().with_context(mail_notrack=True)
         parsed, dead = messages._parse_all(max_attempts)
         if parsed:
+            batch = messages.browse(list(parsed))
             try:
-                with self.env.cr.savepoint():
-                    messages.browse(list(parsed))._store_and_finish(parsed)
+                with self.env.cr.savepoint(), correlation.bind(*batch.mapped("correlation_id")):
+                    batch._store_and_finish(parsed)
             except Exception as exc:  # any failure: redo it message by message
                 _logger.info("inbox batch of %d messages stored one by one after %s", len(parsed),
                              exc.__class__.__name__)
                 self.env.invalidate_all()
-                for message in messages.browse(list(parsed)):
-                    try:
-                        with self.env.cr.savepoint():
-                            message._store_and_finish(parsed)
-                    except Exception as message_exc:  # sorted out by _handle_failure
-                        self.env.invalidate_all()
-                        dead |= message._handle_failure(message_exc, max_attempts)
+                for message in batch:
+                    with correlation.bind(message.correlation_id):
+                        try:
+                            with self.env.cr.savepoint():
+                                message._store_and_finish(parsed)
+                        except Exception as message_exc:  # sorted out by _handle_failure
+                            self.env.invalidate_all()
+                            dead |= message._handle_failure(message_exc, max_attempts)
         if dead:
             dead._notify_dead_letters()
 
@@ -256,8 +259,10 @@ class ShipmentInbox(models.Model):
         # The recompute runs in the environment that flushes: it must be the untracked one.
         created_events._notify_created()
         self.env.flush_all()
-        # Business policies act on what the batch changed, after the events are stored.
-        self.env["shipment.workflow"]._run(created_events.shipment_id)
+        # Business policies act on what the batch changed, after the events are stored,
+        # each shipment under the correlation ids of the messages that changed it.
+        self.env["shipment.workflow"].with_context(
+            shipment_correlation=created_events._correlation_by_shipment())._run(created_events.shipment_id)
         self.env.flush_all()
 
     def _parse_all(self, max_attempts):
@@ -269,14 +274,16 @@ class ShipmentInbox(models.Model):
         contexts, parsed, dead = {}, {}, self.browse()
         for message in self:
             connector = message.connector_id
-            try:
-                if connector not in contexts:
-                    contexts[connector] = connector._adapter_context()
-                adapter = get_adapter(connector.connector_type)
-                context = contexts[connector].for_message(message.headers, message.received_at)
-                parsed[message.id] = adapter.parse(message.body.encode("utf-8"), context)
-            except Exception as exc:  # sorted out by _handle_failure
-                dead |= message._handle_failure(exc, max_attempts)
+            with correlation.bind(message.correlation_id):
+                try:
+                    if connector not in contexts:
+                        contexts[connector] = connector._adapter_context()
+                    adapter = get_adapter(connector.connector_type)
+                    context = contexts[connector].for_message(message.headers, message.received_at)
+                    parsed[message.id] = adapter.parse(message.body.encode("utf-8"), context)
+                    _logger.debug("inbox message %s parsed: %d events", message.id, len(parsed[message.id].events))
+                except Exception as exc:  # sorted out by _handle_failure
+                    dead |= message._handle_failure(exc, max_attempts)
         return parsed, dead
 
     def _handle_failure(self, exc, max_attempts):

@@ -1,13 +1,12 @@
-import logging
 from datetime import timedelta
 
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
 
-from ..integration import reasons, taxonomy
+from ..integration import correlation, reasons, taxonomy
 
-_logger = logging.getLogger(__name__)
+_logger = correlation.get_logger(__name__)
 
 # Customer e-mails, by milestone group; only the latest group is sent when a partner
 # reports several steps at once (nobody wants "shipped" after "delivered").
@@ -51,11 +50,12 @@ class ShipmentWorkflow(models.AbstractModel):
                     self._apply_policies(shipment)
         except Exception:  # any policy failure: isolate it below
             for shipment in shipments:
-                try:
-                    with self.env.cr.savepoint():
-                        self._apply_policies(shipment)
-                except Exception:
-                    _logger.exception("workflow policies failed for shipment %s", shipment.id)
+                with correlation.bind(*self.env.context.get("shipment_correlation", {}).get(shipment.id, ())):
+                    try:
+                        with self.env.cr.savepoint():
+                            self._apply_policies(shipment)
+                    except Exception:
+                        _logger.exception("workflow policies failed for shipment %s", shipment.id)
 
     def _apply_policies(self, shipment):
         # A shadow shipment only holds what a shadow connector reported; a live shipment

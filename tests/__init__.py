@@ -27,3 +27,8 @@ from . import test_history_generator
 from . import test_anomalies_desk
 from . import test_triage_summary
 from . import test_sla_split
+from . import test_operations_metrics
+from . import test_neutralize
+from . import test_alert_rules
+from . import test_integration_health
+from . import test_correlation_story
