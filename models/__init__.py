@@ -28,3 +28,12 @@ from . import res_config_settings
 from . import res_partner
 from . import shipment_sla_policy
 from . import shipment_performance_report
+
+# event fan-out: the outbox, its subscriptions and deliveries
+from . import shipment_outbox_event_type
+from . import shipment_outbox
+from . import shipment_subscription
+from . import shipment_outbox_delivery
+from . import shipment_outbox_attempt
+from . import shipment_shipment_outbox
+from . import shipment_exception_outbox
