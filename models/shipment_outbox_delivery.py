@@ -229,11 +229,12 @@ class ShipmentOutboxDelivery(models.Model):
         secrets = subscription._signing_secrets()
         policy_text = self.env["ir.config_parameter"].sudo().get_param(
             "shipment_visibility.outbound_allowed_hosts", "")
+        timeout = self._param("outbox_timeout_seconds", outbound.TIMEOUT_SECONDS)
         results = []
         for delivery in self:
             message = delivery.outbox_id
             outcome, duration, excerpt = _http_post(policy_text, subscription.url, message.payload.encode("utf-8"),
-                                                    message.message_uid, secrets)
+                                                    message.message_uid, secrets, timeout)
             results.append((delivery, outcome, duration, excerpt))
             if outcome.gone:
                 break
@@ -360,7 +361,7 @@ class ShipmentOutboxDelivery(models.Model):
         return outcome
 
 
-def _http_post(policy_text, url, body, message_id, secrets):
+def _http_post(policy_text, url, body, message_id, secrets, timeout=outbound.TIMEOUT_SECONDS):
     """POST one signed message; never raises.
 
     :return: ``(Outcome, seconds, response excerpt)``.
@@ -370,13 +371,13 @@ def _http_post(policy_text, url, body, message_id, secrets):
         if not secrets:
             raise ValueError("the subscription has no signing secret: rotate it to generate one")
         headers = outbound.signed_headers(body, message_id, secrets)
-        response = _session(policy_text).post(url, data=body, headers=headers, timeout=outbound.TIMEOUT_SECONDS)
+        response = _session(policy_text).post(url, data=body, headers=headers, timeout=timeout)
         excerpt = response.text[:outbound.RESPONSE_EXCERPT_CHARS] if response.content else ""
         return outbound.judge_response(response.status_code, response.headers), time.monotonic() - started, excerpt
     except netguard.BlockedDestination as exc:
         error = f"refused destination ({exc.reason}): {exc}"
     except requests.Timeout:
-        error = f"no answer within {outbound.TIMEOUT_SECONDS} s"
+        error = f"no answer within {timeout} s"
     except requests.RequestException as exc:
         cause = exc
         while cause.__context__ is not None and not isinstance(cause, netguard.BlockedDestination):

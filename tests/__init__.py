@@ -21,3 +21,6 @@ from . import test_customer_notifications
 from . import test_portal_tour
 from . import test_translations
 from . import test_canonical
+from . import test_outbox_emission
+from . import test_outbox_webhooks
+from . import test_outbox_amqp
