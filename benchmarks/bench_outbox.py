@@ -34,8 +34,11 @@ Options: ``--webhooks`` (5000), ``--amqp`` (10000), ``--rate`` (100), ``--second
 import argparse
 import http.server
 import json
+import multiprocessing
 import os
 import resource
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -66,44 +69,85 @@ def rss_mb():
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
+def _serve(port, out_path, counter):
+    """The consumer process: 204 to every POST; what it got is written out on SIGTERM."""
+    received = []
+    lock = threading.Lock()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            with lock:
+                received.append((time.time(), self.headers.get("webhook-id"),
+                                 json.loads(body)["data"]["shipment"]["tracking_number"]))
+            with counter.get_lock():
+                counter.value += 1
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+
+    def finish(*_args):
+        with lock:
+            Path(out_path).write_text(json.dumps(received))
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, finish)
+    server.serve_forever()
+
+
 class Consumer:
-    """A loopback webhook consumer: 204 to everything, or connection refused while stopped."""
+    """A loopback webhook consumer in its own process (its own interpreter: no shared GIL).
 
-    def __init__(self, port=0):
-        self.received = []  # (monotonic time, webhook-id, body)
-        self.lock = threading.Lock()
-        consumer = self
+    Stopping it closes the port (connection refused) until it is started again.
+    """
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
+    def __init__(self):
+        self.port = devenv.free_port()
+        self.counter = multiprocessing.Value("i", 0)
+        self.received = []  # (wall time, webhook-id, tracking number) of every run
+        self.process = None
+        self.start()
 
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with consumer.lock:
-                    consumer.received.append((time.monotonic(), self.headers.get("webhook-id"), body))
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+    def start(self):
+        self.out = tempfile.mktemp(prefix="sv_consumer_", suffix=".json")
+        self.process = multiprocessing.Process(target=_serve, args=(self.port, self.out, self.counter), daemon=True)
+        self.process.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("the consumer did not start")
 
-            def log_message(self, *args):
-                pass
+    @property
+    def running(self):
+        return self.process is not None
 
-        self.handler = Handler
-        self.start(port)
-
-    def start(self, port=0):
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), self.handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def count(self):
+        return self.counter.value
 
     def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        if self.process is None:
+            return
+        self.process.terminate()
+        self.process.join(30)
+        self.process = None
+        self.received += [tuple(row) for row in json.loads(Path(self.out).read_text())]
+        os.unlink(self.out)
 
     def duplicates(self):
-        counts = Counter(webhook_id for _at, webhook_id, _body in self.received)
+        counts = Counter(webhook_id for _at, webhook_id, _number in self.received)
         return sum(count - 1 for count in counts.values())
 
 
@@ -155,10 +199,9 @@ class Bench:
                     "name": f"Bench {index}", "secret": self.signatures.generate_webhook_secret()}, **values)).id)
             return ids
 
-    def allow(self, port):
+    def allow_loopback(self):
         with self.registry.cursor() as cr:
-            self.env(cr)["ir.config_parameter"].set_param("shipment_visibility.outbound_allowed_hosts",
-                                                          f"127.0.0.1:{port}")
+            self.env(cr)["ir.config_parameter"].set_param("shipment_visibility.outbound_allowed_hosts", "127.0.0.1")
 
     def fill(self, messages, prefix):
         """``messages`` shipment.created messages (one new shipment each), fanned out, committed."""
@@ -195,7 +238,6 @@ class Bench:
     def webhooks(self, messages, subscriptions):
         self.reset()
         consumer = Consumer()
-        self.allow(consumer.port)
         self.subscriptions(subscriptions, url=f"http://127.0.0.1:{consumer.port}/hook")
         self.fill(messages, f"WH{subscriptions}X")
         total = self.pending()
@@ -234,7 +276,6 @@ class Bench:
         from odoo.addons.shipment_visibility.tests.test_inbox_processor import aftership_body
         self.reset()
         consumer = Consumer()
-        self.allow(consumer.port)
         self.subscriptions(1, url=f"http://127.0.0.1:{consumer.port}/hook",
                            event_type_ids=[(6, 0, self._type_ids(["shipment.event_recorded"]))])
         with self.registry.cursor() as cr:
@@ -273,17 +314,16 @@ class Bench:
                 Inbox._enqueue(connector, aftership_body(number, checkpoints=[3]),
                                {"Content-Type": "application/json"}, external_id=f"e2e-{index}")
                 cr.commit()
-                accepted[number] = time.monotonic()
+                accepted[number] = time.time()
         deadline = time.monotonic() + 60
-        while len(consumer.received) < len(accepted) and time.monotonic() < deadline:
+        while consumer.count() < len(accepted) and time.monotonic() < deadline:
             time.sleep(0.1)
         stop.set()
         for thread in threads:
             thread.join(30)
         consumer.stop()
         latencies = []
-        for at, _webhook_id, body in consumer.received:
-            number = json.loads(body)["data"]["shipment"]["tracking_number"]
+        for at, _webhook_id, number in consumer.received:
             latencies.append(at - accepted[number])
         latencies.sort()
         return {"rate": rate, "sent": len(accepted), "received": len(consumer.received),
@@ -297,7 +337,6 @@ class Bench:
     def backlog(self, size):
         self.reset()
         consumer = Consumer()
-        self.allow(consumer.port)
         self.subscriptions(1, url=f"http://127.0.0.1:{consumer.port}/hook")
         say(f"filling a backlog of {size} deliveries")
         self.fill(size, "BACKLOG")
@@ -319,9 +358,7 @@ class Bench:
         """Messages keep coming while the consumer is down for ``outage`` seconds."""
         self.reset()
         consumer = Consumer()
-        port = consumer.port
-        self.allow(port)
-        self.subscriptions(1, url=f"http://127.0.0.1:{port}/hook")
+        self.subscriptions(1, url=f"http://127.0.0.1:{consumer.port}/hook")
         stop = threading.Event()
 
         def dispatcher():
@@ -343,8 +380,8 @@ class Bench:
                     consumer.stop()
                     stopped = True
                     say(f"consumer down for {outage} s")
-                if stopped and now >= up_at and consumer.server.socket.fileno() == -1:
-                    consumer.start(port)
+                if stopped and now >= up_at and not consumer.running:
+                    consumer.start()
                     say("consumer back")
                 env["shipment.shipment"].create({"tracking_number": f"DOWN{produced:07d}"})
                 cr.commit()
@@ -380,7 +417,7 @@ class Bench:
         def cut(done):
             publisher = self.amqp.publisher_for(BROKER_URL, exchange)
             if publisher.connected and done // every > len(cuts):
-                publisher._connection._impl._transport._sock.close()
+                publisher._connection._impl._transport._sock.shutdown(socket.SHUT_RDWR)
                 cuts.append(done)
 
         while self.pending():
@@ -426,6 +463,7 @@ def main():
     create_database(tree, args.db, workdir)
     threading.current_thread().testing = False
     bench = Bench(tree, args.db)
+    bench.allow_loopback()
     plan = {
         "webhook_1": lambda: bench.webhooks(args.webhooks, 1),
         "webhook_10": lambda: bench.webhooks(args.webhooks // 10, 10),

@@ -91,7 +91,8 @@ class Publisher:
             raise PublishRefused(f"the broker refused the message: {exc}") from exc
         except pika.exceptions.UnroutableError as exc:
             raise PublishRefused(f"the broker returned the message: {exc}") from exc
-        except (pika.exceptions.AMQPError, OSError) as exc:
+        except (pika.exceptions.AMQPError, OSError, ValueError) as exc:
+            # ValueError: pika's I/O loop met a socket that was already gone.
             self._failed()
             raise BrokerUnavailable(f"connection lost while publishing: {exc.__class__.__name__}: {exc}") from exc
 

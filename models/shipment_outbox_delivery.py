@@ -2,6 +2,7 @@ import functools
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import psycopg2.errors
@@ -23,6 +24,15 @@ RUN_TIME_BUDGET_SECONDS = 50
 WAKE_KEY = "shipment_visibility.wake_dispatcher"
 
 _SESSIONS = threading.local()
+#: Concurrent requests per dispatcher (each sender thread keeps its own connection).
+SENDER_THREADS = 8
+_POOL = []
+
+
+def _sender_pool():
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(max_workers=SENDER_THREADS, thread_name_prefix="sv-webhook-sender"))
+    return _POOL[0]
 
 
 def _session(policy_text):
@@ -65,7 +75,7 @@ class ShipmentOutboxDelivery(models.Model):
     delivered_at = fields.Datetime(readonly=True)
     last_status_code = fields.Integer(string="Last HTTP Status", readonly=True)
     last_error = fields.Char(readonly=True)
-    attempt_ids = fields.One2many("shipment.outbox.attempt", "delivery_id", string="Attempts")
+    attempt_ids = fields.One2many("shipment.outbox.attempt", "delivery_id", string="Attempt Log")
 
     def init(self):
         self.env.cr.execute("""
@@ -230,14 +240,22 @@ class ShipmentOutboxDelivery(models.Model):
         policy_text = self.env["ir.config_parameter"].sudo().get_param(
             "shipment_visibility.outbound_allowed_hosts", "")
         timeout = self._param("outbox_timeout_seconds", outbound.TIMEOUT_SECONDS)
-        results = []
-        for delivery in self:
-            message = delivery.outbox_id
-            outcome, duration, excerpt = _http_post(policy_text, subscription.url, message.payload.encode("utf-8"),
-                                                    message.message_uid, secrets, timeout)
-            results.append((delivery, outcome, duration, excerpt))
-            if outcome.gone:
-                break
+        jobs = [(delivery, delivery.outbox_id.payload.encode("utf-8"), delivery.outbox_id.message_uid)
+                for delivery in self]
+
+        def send(job):
+            return _http_post(policy_text, subscription.url, job[1], job[2], secrets, timeout)
+
+        if subscription.strict_ordering or len(jobs) < 2:
+            # In sequence order, one at a time: message n+1 leaves only after n was taken.
+            results = []
+            for job in jobs:
+                results.append((job[0], *send(job)))
+                if results[-1][1].gone:
+                    break
+        else:
+            # Waiting on the consumer is most of a delivery: several requests in flight.
+            results = [(job[0], *outcome) for job, outcome in zip(jobs, _sender_pool().map(send, jobs))]
         self._record(subscription, results)
         # Deliveries not attempted after a 410: back to pending, for the day it is re-enabled.
         untried = self - self.browse([delivery.id for delivery, *_rest in results])

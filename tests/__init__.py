@@ -24,3 +24,4 @@ from . import test_canonical
 from . import test_outbox_emission
 from . import test_outbox_webhooks
 from . import test_outbox_amqp
+from . import test_outbox_security

@@ -41,7 +41,9 @@ class TestOutboxEmission(OutboxCommon):
         self.assertEqual(delivered["data"]["shipment"]["proof_of_delivery"]["signed_by"], "J SMITH")
         self.assertEqual(delivered["data"]["event"]["milestone"], "delivered")
         status = json.loads(later.filtered(lambda m: m.event_type == outbound.STATUS_CHANGED)[-1:].payload)
-        self.assertEqual(status["data"]["previous_status"], "exception")
+        announced = json.loads(first.filtered(lambda m: m.event_type == outbound.STATUS_CHANGED)[-1:].payload)
+        self.assertEqual(status["data"]["previous_status"], announced["data"]["shipment"]["status"],
+                         "the status consumers were last told")
         self.assertEqual(delivered["data"]["shipment"]["delivery_order"], messages.shipment_id.picking_id.name)
 
         inbox_correlations = set(self.env["shipment.inbox"].search(
