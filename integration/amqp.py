@@ -14,11 +14,13 @@ import time
 
 import pika
 import pika.exceptions
+import pika.spec
 
 _logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 5
 MAX_BACKOFF_SECONDS = 30
+CONFIRM_TIMEOUT_SECONDS = 30
 
 
 class BrokerUnavailable(Exception):
@@ -63,7 +65,15 @@ class Publisher:
             self._connection = pika.BlockingConnection(params)
             self._channel = self._connection.channel()
             self._channel.exchange_declare(self.exchange, exchange_type="topic", durable=True)
-            self._channel.confirm_delivery()
+            # Confirms are tracked here, not by the blocking channel (which would wait for
+            # each one): a batch is published, then its confirms are awaited together.
+            self._next_tag, self._outcomes, selected = 1, {}, []
+            self._channel._impl.confirm_delivery(self._on_confirm, callback=lambda _frame: selected.append(True))
+            deadline = self._clock() + CONNECT_TIMEOUT_SECONDS
+            while not selected and self._clock() < deadline:
+                self._connection.process_data_events(time_limit=0.1)
+            if not selected:
+                raise pika.exceptions.AMQPConnectionError("the broker did not enable publisher confirms")
         except (pika.exceptions.AMQPError, OSError) as exc:
             self._failed()
             raise BrokerUnavailable(f"cannot connect to the broker: {exc.__class__.__name__}: {exc}") from exc
@@ -74,27 +84,68 @@ class Publisher:
         self._retry_at = self._clock() + min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** (self._failures - 1))
         self.close()
 
-    def publish(self, routing_key, body, message_id, headers=None, correlation_id=None):
-        """Publish one persistent JSON message and wait for the broker's confirm.
+    def _on_confirm(self, frame):
+        method = frame.method
+        acked = isinstance(method, pika.spec.Basic.Ack)
+        if method.multiple:
+            tags = [tag for tag in self._outcomes if tag <= method.delivery_tag]
+        else:
+            tags = [method.delivery_tag]
+        for tag in tags:
+            if self._outcomes.get(tag) is None:
+                self._outcomes[tag] = acked
 
-        :raises BrokerUnavailable: no connection, or it broke (the message may or may
-            not have arrived: publishing it again is the safe way).
-        :raises PublishRefused: the broker nacked it, or returned it as unroutable.
+    def publish_many(self, messages, timeout=CONFIRM_TIMEOUT_SECONDS):
+        """Publish persistent JSON messages, then wait for the broker's confirms of all of them.
+
+        :param list messages: ``(routing_key, body, message_id, headers, correlation_id)``.
+        :return: one entry per message: ``None`` when confirmed, else the exception
+            (:class:`BrokerUnavailable`: publish it again; :class:`PublishRefused`).
+        :raises BrokerUnavailable: no connection could be made.
         """
         self._connect()
-        properties = pika.BasicProperties(
-            content_type="application/json", delivery_mode=pika.DeliveryMode.Persistent, message_id=message_id,
-            headers=headers or {}, correlation_id=correlation_id, timestamp=int(time.time()))
+        tags = []
         try:
-            self._channel.basic_publish(self.exchange, routing_key, body, properties, mandatory=False)
-        except pika.exceptions.NackError as exc:
-            raise PublishRefused(f"the broker refused the message: {exc}") from exc
-        except pika.exceptions.UnroutableError as exc:
-            raise PublishRefused(f"the broker returned the message: {exc}") from exc
+            for routing_key, body, message_id, headers, correlation_id in messages:
+                properties = pika.BasicProperties(
+                    content_type="application/json", delivery_mode=pika.DeliveryMode.Persistent,
+                    message_id=message_id, headers=headers or {}, correlation_id=correlation_id,
+                    timestamp=int(time.time()))
+                tag, self._next_tag = self._next_tag, self._next_tag + 1
+                self._outcomes[tag] = None
+                self._channel._impl.basic_publish(self.exchange, routing_key, body, properties)
+                tags.append(tag)
+            deadline = self._clock() + timeout
+            while any(self._outcomes[tag] is None for tag in tags) and self._clock() < deadline:
+                self._connection.process_data_events(time_limit=0.05)
         except (pika.exceptions.AMQPError, OSError, ValueError) as exc:
             # ValueError: pika's I/O loop met a socket that was already gone.
             self._failed()
-            raise BrokerUnavailable(f"connection lost while publishing: {exc.__class__.__name__}: {exc}") from exc
+            lost = BrokerUnavailable(f"connection lost while publishing: {exc.__class__.__name__}: {exc}")
+            outcomes = [self._outcome(tag, lost) for tag in tags]
+            return outcomes + [lost] * (len(messages) - len(outcomes))
+        unconfirmed = BrokerUnavailable(f"no confirm from the broker within {timeout} s")
+        outcomes = [self._outcome(tag, unconfirmed) for tag in tags]
+        if any(isinstance(outcome, BrokerUnavailable) for outcome in outcomes):
+            self._failed()
+        return outcomes
+
+    def _outcome(self, tag, missing):
+        confirmed = self._outcomes.pop(tag, None)
+        if confirmed is None:
+            return missing
+        return None if confirmed else PublishRefused("the broker refused (nacked) the message")
+
+    def publish(self, routing_key, body, message_id, headers=None, correlation_id=None):
+        """Publish one message and wait for its confirm.
+
+        :raises BrokerUnavailable: no connection, or it broke (the message may or may
+            not have arrived: publishing it again is the safe way).
+        :raises PublishRefused: the broker nacked it.
+        """
+        outcome = self.publish_many([(routing_key, body, message_id, headers, correlation_id)])[0]
+        if outcome is not None:
+            raise outcome
 
     def close(self):
         connection, self._connection, self._channel = self._connection, None, None

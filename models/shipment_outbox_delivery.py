@@ -265,26 +265,35 @@ class ShipmentOutboxDelivery(models.Model):
     def _publish(self, subscription):
         url = subscription._broker_url()
         publisher = amqp.publisher_for(url, subscription.amqp_exchange or "shipment_visibility.events")
+        batch = [(message.event_type, message.payload.encode("utf-8"), message.message_uid,
+                  {"company_id": message.company_id.id, "carrier": message.carrier_id.name or "",
+                   "shipment_id": message.shipment_id.id, "sequence": message.sequence},
+                  message.correlation_id or None)
+                 for message in (delivery.outbox_id for delivery in self)]
+        started = time.monotonic()
+        try:
+            if subscription.strict_ordering:
+                # Confirmed one by one: message n+1 is published only once n is safe.
+                outcomes = []
+                for message in batch:
+                    outcomes += publisher.publish_many([message])
+                    if outcomes[-1] is not None:
+                        outcomes += [outcomes[-1]] * (len(batch) - len(outcomes))
+                        break
+            else:
+                outcomes = publisher.publish_many(batch)
+        except amqp.BrokerUnavailable as exc:
+            outcomes = [exc] * len(batch)
+        duration = (time.monotonic() - started) / max(len(batch), 1)
         results = []
-        broker_down = None
-        for delivery in self:
-            message = delivery.outbox_id
-            started = time.monotonic()
-            if broker_down:
-                results.append((delivery, broker_down, 0, ""))
-                continue
-            try:
-                publisher.publish(message.event_type, message.payload.encode("utf-8"), message.message_uid,
-                                  headers={"company_id": message.company_id.id,
-                                           "carrier": message.carrier_id.name or "",
-                                           "shipment_id": message.shipment_id.id, "sequence": message.sequence},
-                                  correlation_id=message.correlation_id or None)
-                outcome = outbound.Outcome(True)
-            except amqp.BrokerUnavailable as exc:
-                outcome = broker_down = outbound.Outcome(False, error=str(exc), retry_after=-1)
-            except amqp.PublishRefused as exc:
-                outcome = outbound.Outcome(False, error=str(exc))
-            results.append((delivery, outcome, time.monotonic() - started, ""))
+        for delivery, outcome in zip(self, outcomes):
+            if outcome is None:
+                judged = outbound.Outcome(True)
+            elif isinstance(outcome, amqp.BrokerUnavailable):
+                judged = outbound.Outcome(False, error=str(outcome), retry_after=-1)
+            else:
+                judged = outbound.Outcome(False, error=str(outcome))
+            results.append((delivery, judged, duration, ""))
         self._record(subscription, results)
 
     def _release(self):
