@@ -151,6 +151,16 @@ class Consumer:
         return sum(count - 1 for count in counts.values())
 
 
+def aftership_body(tracking_number):
+    """The AfterShip fixture of the tests, cut to its first scan, for another tracking number."""
+    data = json.loads((REPO / "tests" / "pure" / "fixtures" / "aftership" / "tracking_update_delivered.json")
+                      .read_text())
+    data["event_id"] = f"evt-{tracking_number}"
+    data["msg"]["tracking_number"] = tracking_number
+    data["msg"]["checkpoints"] = data["msg"]["checkpoints"][3:4]
+    return json.dumps(data)
+
+
 def create_database(tree, db, workdir):
     devenv.drop_db(db)
     log = workdir / "install.log"
@@ -273,7 +283,6 @@ class Bench:
 
     def end_to_end(self, rate, seconds):
         """Inbox row committed → consumer received, at ``rate`` messages per second."""
-        from odoo.addons.shipment_visibility.tests.test_inbox_processor import aftership_body
         self.reset()
         consumer = Consumer()
         self.subscriptions(1, url=f"http://127.0.0.1:{consumer.port}/hook",
@@ -311,7 +320,7 @@ class Bench:
                 due = started + index / rate
                 time.sleep(max(0.0, due - time.monotonic()))
                 number = f"E2E{index:06d}"
-                Inbox._enqueue(connector, aftership_body(number, checkpoints=[3]),
+                Inbox._enqueue(connector, aftership_body(number),
                                {"Content-Type": "application/json"}, external_id=f"e2e-{index}")
                 cr.commit()
                 accepted[number] = time.time()

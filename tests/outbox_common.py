@@ -44,7 +44,8 @@ class Receiver:
                 status, extra, delay = receiver.script(number, headers, body)
                 if delay:
                     time.sleep(delay)
-                reply = b'{"ok": true}' if status < 300 else b'{"error": "nope"}'
+                # 204 and 304 answers have no body; a stray one would corrupt the keep-alive stream.
+                reply = b"" if status in (204, 304) else b'{"ok": true}' if status < 300 else b'{"error": "nope"}'
                 try:
                     self.send_response(status)
                     for key, value in extra.items():
