@@ -10,7 +10,7 @@
     "application": True,
     "installable": True,
     "depends": ["stock_delivery", "mail", "portal", "sale_stock"],
-    "external_dependencies": {"python": ["requests", "cryptography", "jsonschema"]},
+    "external_dependencies": {"python": ["requests", "cryptography", "jsonschema", "pika"]},
     "data": [
         # groups first: ACLs, rules and menus refer to them
         "security/shipment_visibility_security.xml",
@@ -58,6 +58,12 @@
         "views/shipment_alert_rule_views.xml",
         "views/shipment_integration_health_views.xml",
         "views/shipment_operations_menus.xml",
+        # event fan-out: outbox, subscriptions, deliveries, replay
+        "security/shipment_outbox_rules.xml",
+        "data/shipment_outbox_data.xml",
+        "views/shipment_subscription_views.xml",
+        "wizards/shipment_outbox_replay_views.xml",
+        "views/shipment_outbox_menus.xml",
     ],
     "demo": [
         "demo/shipment_connector_demo.xml",

@@ -61,3 +61,11 @@ from . import shipment_integration_health
 from . import shipment_event_operations
 from . import shipment_workflow_correlation
 from . import shipment_workflow_log_correlation
+# event fan-out: the outbox, its subscriptions and deliveries
+from . import shipment_outbox_event_type
+from . import shipment_outbox
+from . import shipment_subscription
+from . import shipment_outbox_delivery
+from . import shipment_outbox_attempt
+from . import shipment_shipment_outbox
+from . import shipment_exception_outbox

@@ -259,11 +259,14 @@ class ShipmentInbox(models.Model):
         # The recompute runs in the environment that flushes: it must be the untracked one.
         created_events._notify_created()
         self.env.flush_all()
+        # Consumers hear of the new milestones in the transaction that stores them.
+        self.env["shipment.outbox"]._emit_after_batch(created_events, "events")
         # Business policies act on what the batch changed, after the events are stored,
         # each shipment under the correlation ids of the messages that changed it.
         self.env["shipment.workflow"].with_context(
             shipment_correlation=created_events._correlation_by_shipment())._run(created_events.shipment_id)
         self.env.flush_all()
+        self.env["shipment.outbox"]._emit_after_batch(created_events, "state")
 
     def _parse_all(self, max_attempts):
         """Run each message through its connector's adapter (pure Python, no database).

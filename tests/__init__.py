@@ -32,3 +32,7 @@ from . import test_neutralize
 from . import test_alert_rules
 from . import test_integration_health
 from . import test_correlation_story
+from . import test_outbox_emission
+from . import test_outbox_webhooks
+from . import test_outbox_amqp
+from . import test_outbox_security

@@ -1,0 +1,256 @@
+import json
+import logging
+import uuid
+from collections import defaultdict
+
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+from ..integration import canonical, outbound
+
+_logger = logging.getLogger(__name__)
+
+EVENT_TYPE_SELECTION = list(outbound.EVENT_TYPES.items())
+DEFAULT_RETENTION_DAYS = 14
+
+
+class ShipmentOutbox(models.Model):
+    """One business event to publish, written in the transaction of the change that caused it.
+
+    A row exists if and only if its change committed: consumers never hear of a change
+    that was rolled back, and never miss one that was kept. Each row is fanned out at
+    once into one ``shipment.outbox.delivery`` per matching subscription, which the
+    dispatcher works off after the commit. ``sequence`` numbers the messages of one
+    shipment from 1 without gaps, for consumers (and subscriptions) that need order.
+    """
+
+    _name = "shipment.outbox"
+    _description = "Outgoing Shipment Message"
+    _order = "id desc"
+    _rec_name = "event_type"
+
+    message_uid = fields.Char(
+        string="Message ID", required=True, readonly=True, index=True, copy=False,
+        help="The webhook-id and AMQP message_id: the same on every retry and replay, so that "
+             "consumers can drop what they already have.")
+    event_type = fields.Selection(EVENT_TYPE_SELECTION, required=True, readonly=True, index=True)
+    shipment_id = fields.Many2one("shipment.shipment", required=True, readonly=True, index=True,
+                                  ondelete="cascade")
+    sequence = fields.Integer(readonly=True, help="Position among this shipment's messages, from 1.")
+    company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
+    customer_id = fields.Many2one("res.partner", string="Customer", readonly=True, index="btree_not_null")
+    carrier_id = fields.Many2one("delivery.carrier", readonly=True)
+    event_id = fields.Many2one("shipment.event", string="Tracking Event", readonly=True, ondelete="set null")
+    correlation_id = fields.Char(readonly=True, index="btree_not_null")
+    payload = fields.Text(readonly=True, help="The exact body sent: a Standard Webhooks envelope.")
+    payload_size = fields.Integer(readonly=True)
+    delivery_ids = fields.One2many("shipment.outbox.delivery", "outbox_id", string="Deliveries")
+    delivery_state = fields.Selection(
+        [("none", "No subscriber"), ("pending", "Pending"), ("delivered", "Delivered"), ("failed", "Failed")],
+        compute="_compute_delivery_state")
+
+    def _compute_delivery_state(self):
+        for message in self:
+            states = set(message.delivery_ids.mapped("state"))
+            if not states:
+                message.delivery_state = "none"
+            elif "failed" in states:
+                message.delivery_state = "failed"
+            elif states - {"delivered"}:
+                message.delivery_state = "pending"
+            else:
+                message.delivery_state = "delivered"
+
+    def _document(self):
+        self.ensure_one()
+        return json.loads(self.payload)
+
+    # ------------------------------------------------------------------ #
+    # EMISSION
+    # ------------------------------------------------------------------ #
+
+    @api.model
+    def _emit(self, messages):
+        """Write outbox rows (and their deliveries) for ``messages`` in this transaction.
+
+        :param list messages: dicts with ``event_type``, ``shipment`` (record),
+            ``document`` (its canonical document), ``event`` (``shipment.event`` or
+            empty), ``extra`` (further ``data`` keys), ``correlation_id``.
+        :return: the created ``shipment.outbox`` records.
+        """
+        messages = [message for message in messages if not message["shipment"].shadow]
+        if not messages:
+            return self.browse()
+        sequences = self._allocate_sequences([message["shipment"].id for message in messages])
+        now = fields.Datetime.now()
+        event_documents = self._event_documents(
+            self.env["shipment.event"].union(*[message["event"] for message in messages if message.get("event")]))
+        values = []
+        for message in messages:
+            shipment, event = message["shipment"], message.get("event")
+            sequence = next(sequences[shipment.id])
+            data = {"sequence": sequence, "shipment": message["document"],
+                    "event": event_documents.get(event.id) if event else None}
+            data.update(message.get("extra") or {})
+            body = outbound.envelope(message["event_type"], now, data)
+            values.append({
+                "message_uid": f"msg_{uuid.uuid4().hex}",
+                "event_type": message["event_type"],
+                "shipment_id": shipment.id,
+                "sequence": sequence,
+                "company_id": shipment.company_id.id,
+                "customer_id": message["document"]["customer_id"] or False,
+                "carrier_id": shipment.carrier_id.id,
+                "event_id": event.id if event else False,
+                "correlation_id": message.get("correlation_id") or (event.correlation_id if event else False),
+                "payload": body.decode("utf-8"),
+                "payload_size": len(body),
+            })
+        # The system writes the outbox for whoever made the change.
+        rows = self.sudo().create(values)
+        self.env["shipment.outbox.delivery"].sudo()._fan_out(rows)
+        return rows
+
+    @api.model
+    def _allocate_sequences(self, shipment_ids):
+        """Reserve the next sequence numbers of each shipment, one row lock per shipment.
+
+        :return: shipment id → iterator over its reserved numbers, in order.
+        """
+        counts = defaultdict(int)
+        for shipment_id in shipment_ids:
+            counts[shipment_id] += 1
+        self.env["shipment.shipment"].flush_model(["outbox_sequence"])
+        rows = self.env.execute_query(SQL(
+            """
+            UPDATE shipment_shipment shipment
+               SET outbox_sequence = COALESCE(shipment.outbox_sequence, 0) + wanted.n
+              FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::int[]) AS n) wanted
+             WHERE shipment.id = wanted.id
+            RETURNING shipment.id, shipment.outbox_sequence
+            """, list(counts), list(counts.values())))
+        self.env["shipment.shipment"].browse(list(counts)).invalidate_recordset(["outbox_sequence"])
+        return {shipment_id: iter(range(last - counts[shipment_id] + 1, last + 1)) for shipment_id, last in rows}
+
+    @api.model
+    def _event_documents(self, events):
+        return {event.id: canonical.event_document({
+            key: event.shipment_id.id if key == "shipment_id" else getattr(event, key)
+            for key in canonical.EVENT_ROW_KEYS}) for event in events.sudo()}
+
+    @api.model
+    def _emit_created(self, shipments):
+        """``shipment.created`` for new shipments; what they say now is what consumers know."""
+        # Whoever created the shipment (a delivery order, the processor), the system announces it.
+        shipments = shipments.sudo().filtered(lambda s: not s.shadow)
+        if not shipments:
+            return self.browse()
+        documents = shipments._canonical_documents()
+        rows = self._emit([{"event_type": outbound.SHIPMENT_CREATED, "shipment": shipment,
+                            "document": documents[shipment.id]} for shipment in shipments])
+        shipments._set_outbox_baseline(documents)
+        return rows
+
+    @api.model
+    def _emit_events_recorded(self, events):
+        """``shipment.event_recorded`` for each new actual milestone (estimates move the ETA)."""
+        events = events.sudo().filtered(lambda e: e.event_class == "actual" and not e.shipment_id.shadow)
+        if not events:
+            return self.browse()
+        events = events.sorted(lambda e: (e.shipment_id.id, e.occurred_at, e.id))
+        documents = events.shipment_id._canonical_documents()
+        return self._emit([{"event_type": outbound.EVENT_RECORDED, "shipment": event.shipment_id,
+                            "document": documents[event.shipment_id.id], "event": event} for event in events])
+
+    @api.model
+    def _emit_state_changes(self, shipments, correlation_id=None):
+        """``status_changed``, ``eta_changed`` and ``delivered`` for what changed since the
+        last messages about these shipments (compared with what was last published)."""
+        shipments = shipments.sudo().exists().filtered(lambda s: not s.shadow)
+        if not shipments:
+            return self.browse()
+        self.env.flush_all()
+        rows = self.env.execute_query(SQL(
+            """
+            SELECT id, status, eta, outbox_status, outbox_eta FROM shipment_shipment
+             WHERE id = ANY(%s) AND (outbox_status IS DISTINCT FROM status OR outbox_eta IS DISTINCT FROM eta)
+            """, shipments.ids))
+        if not rows:
+            return self.browse()
+        changed = shipments.browse([row[0] for row in rows])
+        documents = changed._canonical_documents()
+        messages = []
+        for shipment_id, status, eta, published_status, published_eta in rows:
+            shipment = changed.browse(shipment_id)
+            common = {"shipment": shipment, "document": documents[shipment_id], "event": shipment.last_event_id,
+                      "correlation_id": correlation_id}
+            if status != published_status:
+                messages.append(dict(common, event_type=outbound.STATUS_CHANGED,
+                                     extra={"previous_status": published_status or "pending"}))
+            if eta != published_eta:
+                messages.append(dict(common, event_type=outbound.ETA_CHANGED,
+                                     extra={"previous_eta": canonical.iso_utc(published_eta)}))
+            if status == "delivered" and published_status != "delivered":
+                messages.append(dict(common, event_type=outbound.DELIVERED))
+        emitted = self._emit(messages)
+        changed._set_outbox_baseline(documents)
+        return emitted
+
+    @api.model
+    def _emit_exceptions(self, exceptions, event_type):
+        exceptions = exceptions.sudo().filtered(lambda e: not e.shipment_id.shadow)
+        if not exceptions:
+            return self.browse()
+        documents = exceptions.shipment_id._canonical_documents()
+        return self._emit([{
+            "event_type": event_type, "shipment": exception.shipment_id,
+            "document": documents[exception.shipment_id.id], "event": exception.event_id,
+            "extra": {"exception": {
+                "id": exception.id, "kind": exception.kind, "reason": exception.reason, "state": exception.state,
+                "opened_at": canonical.iso_utc(exception.opened_at),
+                "resolved_at": canonical.iso_utc(exception.resolved_at)}},
+        } for exception in exceptions])
+
+    @api.model
+    def _emit_after_batch(self, created_events, stage):
+        """Hook of the inbox processor: ``events`` once they are stored (before the business
+        policies react), ``state`` once the policies ran (the proof of delivery is attached)."""
+        if stage == "events":
+            return self._emit_events_recorded(created_events)
+        correlations = {}
+        for event in created_events.sudo():
+            correlations.setdefault(event.shipment_id.id, event.correlation_id)
+        emitted = self.browse()
+        shipments = created_events.sudo().shipment_id
+        by_correlation = defaultdict(list)
+        for shipment in shipments:
+            by_correlation[correlations.get(shipment.id) or None].append(shipment.id)
+        for correlation_id, ids in by_correlation.items():
+            emitted |= self._emit_state_changes(shipments.browse(ids), correlation_id=correlation_id)
+        return emitted
+
+    # ------------------------------------------------------------------ #
+    # RETENTION
+    # ------------------------------------------------------------------ #
+
+    @api.autovacuum
+    def _gc_delivered_messages(self):
+        """Delete messages every subscription received, older than the retention period.
+
+        Undelivered and failed ones stay (an operator may replay them); the period is the
+        system parameter ``shipment_visibility.outbox_retention_days``.
+        """
+        days = int(self.env["ir.config_parameter"].sudo().get_param(
+            "shipment_visibility.outbox_retention_days", DEFAULT_RETENTION_DAYS))
+        deleted = self.env.execute_query(SQL(
+            """
+            DELETE FROM shipment_outbox message
+             WHERE message.create_date < now() at time zone 'utc' - make_interval(days => %s)
+               AND NOT EXISTS (SELECT 1 FROM shipment_outbox_delivery delivery
+                                WHERE delivery.outbox_id = message.id AND delivery.state != 'delivered')
+            RETURNING message.id
+            """, days))
+        self.invalidate_model()
+        if deleted:
+            _logger.info("outbox retention: %d delivered messages older than %d days deleted", len(deleted), days)
+        return len(deleted)
