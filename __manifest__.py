@@ -14,11 +14,13 @@
     "data": [
         # groups first: ACLs, rules and menus refer to them
         "security/shipment_visibility_security.xml",
+        "security/shipment_api_security.xml",
         "security/ir.model.access.csv",
         "security/shipment_visibility_rules.xml",
         "security/shipment_reporting_rules.xml",
         "security/shipment_portal_rules.xml",
         "security/shipment_shadow_rules.xml",
+        "security/shipment_api_rules.xml",
         # data: crons and the default partner status mappings
         "data/ir_cron_data.xml",
         "data/shipment.status.map.csv",
@@ -48,6 +50,8 @@
         "views/shipment_tracking_templates.xml",
         "views/shipment_portal_templates.xml",
         "views/shipment_shipment_portal_views.xml",
+        # the REST API: service accounts and their keys
+        "views/shipment_api_account_views.xml",
     ],
     "demo": [
         "demo/shipment_connector_demo.xml",

@@ -1,3 +1,4 @@
 from . import webhook
 from . import portal
 from . import tracking
+from . import api

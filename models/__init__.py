@@ -28,3 +28,6 @@ from . import res_config_settings
 from . import res_partner
 from . import shipment_sla_policy
 from . import shipment_performance_report
+from . import res_users_shipment_api
+from . import res_users_apikeys
+from . import shipment_api_idempotency
