@@ -15,18 +15,19 @@ class ShipmentApiKeyWizard(models.TransientModel):
     name = fields.Char(string="Key Name", required=True, help="Which system uses the key, e.g. 'storefront'.")
     expiration_date = fields.Datetime(help="Leave empty for a key that lasts until it is revoked.")
     key = fields.Char(readonly=True, copy=False)
+    generated = fields.Boolean(readonly=True, copy=False)
 
     def action_generate(self):
         self.ensure_one()
         if not self.user_id.is_shipment_api_account:
             raise UserError(_("Keys of the shipment API are made for its service accounts only."))
-        if self.key:
+        if self.generated:
             raise UserError(_("This key was already created."))
         # sudo: the key is the service account's own (it is made in its name), and a
         # lasting key is an administrator's decision, which Odoo leaves to the system.
         key = self.env["res.users.apikeys"].with_user(self.user_id).sudo()._generate(
             API_KEY_SCOPE, self.name, self.expiration_date)
-        self.key = key
+        self.write({"key": key, "generated": True})
         return {
             "type": "ir.actions.act_window",
             "name": _("API Key: copy it now"),
