@@ -21,3 +21,4 @@ from . import test_customer_notifications
 from . import test_portal_tour
 from . import test_translations
 from . import test_canonical
+from . import test_api_schemathesis
