@@ -21,4 +21,6 @@ from . import test_customer_notifications
 from . import test_portal_tour
 from . import test_translations
 from . import test_canonical
+from . import test_api_accounts
+from . import test_api_http
 from . import test_api_schemathesis
