@@ -235,11 +235,33 @@ def request_fingerprint(method, path, body):
 
 # ----------------------------------------------------------------------------- body validation
 
+_RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def is_rfc3339(value):
+    """Whether ``value`` is an RFC 3339 date-time (what ``format: date-time`` promises)."""
+    if not isinstance(value, str):
+        return True  # formats judge strings only; the type keyword judges the rest
+    match = _RFC3339.match(value)
+    if not match:
+        return False
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    offset = match.group(8)
+    try:
+        datetime(year, month, day)
+    except ValueError:
+        return False
+    offset_ok = offset in ("Z", "z") or (int(offset[1:3]) <= 23 and int(offset[4:6]) <= 59)
+    return hour <= 23 and minute <= 59 and second <= 60 and offset_ok
+
+
 def validation_errors(schema, document):
     """Every violation of ``schema`` by ``document``, as ``{"detail", "pointer"}``, by path."""
     from jsonschema import Draft202012Validator, FormatChecker
 
-    validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    checker = FormatChecker(formats=())
+    checker.checks("date-time")(is_rfc3339)
+    validator = Draft202012Validator(schema, format_checker=checker)
     errors = []
     for error in sorted(validator.iter_errors(document), key=lambda e: [str(p) for p in e.absolute_path]):
         pointer = "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in error.absolute_path)

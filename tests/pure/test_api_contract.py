@@ -145,3 +145,14 @@ def test_outbound_schemas_become_webhooks(tmp_path):
     assert "Outbound_shipment_status_changed_payload" in document["components"]["schemas"]
     # The real directory: none on this branch yet, or whatever the fan-out ships.
     assert set(contract.openapi_document()["webhooks"]) == set(contract.outbound_schemas())
+
+
+@pytest.mark.parametrize(("value", "valid"), [
+    ("2026-12-07T10:00:00Z", True), ("2026-12-07t10:00:00.5+01:00", True), ("2026-12-07T23:59:60-05:30", True),
+    ("0000-00-00T00:00:00Z", False), ("2026-02-30T10:00:00Z", False), ("2026-12-07T10:00Z", False),
+    ("2026-12-07T24:00:00Z", False), ("2026-12-07T10:00:00+24:00", False), ("2026-12-07 10:00:00Z", False),
+])
+def test_date_time_format_is_rfc3339(value, valid):
+    assert contract.is_rfc3339(value) is valid
+    schema = {"type": "object", "properties": {"at": {"type": "string", "format": "date-time"}}}
+    assert (contract.validation_errors(schema, {"at": value}) == []) is valid
