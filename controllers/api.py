@@ -366,6 +366,9 @@ class ShipmentApiController(http.Controller):
             document = json.loads(body)
         except (ValueError, RecursionError):
             raise ApiProblem("malformed-body", "The body is not JSON (UTF-8).") from None
+        if nul := contract.nul_characters(document):
+            raise ApiProblem("validation-failed", "Text cannot hold NUL characters.",
+                             [{"detail": "holds a NUL character", "pointer": pointer} for pointer in nul[:20]])
         return body, document
 
     def _validate(self, schema_name, document):
@@ -422,7 +425,7 @@ class ShipmentApiController(http.Controller):
         # may name and see is checked here, and the result against its rules below.
         carrier = env["delivery.carrier"].sudo()
         if document.get("carrier_id"):
-            carrier = carrier.browse(document["carrier_id"]).exists()
+            carrier = carrier.browse(int(document["carrier_id"])).exists()  # JSON may say 7.0
             if not carrier or (carrier.company_id and carrier.company_id != company):
                 raise ApiProblem("validation-failed", "Unknown carrier.",
                                  [{"detail": "unknown carrier", "pointer": "/carrier_id"}])

@@ -269,6 +269,22 @@ def validation_errors(schema, document):
     return errors
 
 
+def nul_characters(document, pointer=""):
+    """JSON Pointers of the strings (values or keys) holding a NUL, which nothing can store."""
+    found = []
+    if isinstance(document, str):
+        if "\x00" in document:
+            found.append(pointer)
+    elif isinstance(document, dict):
+        for key, value in document.items():
+            child = pointer + "/" + str(key).replace("~", "~0").replace("/", "~1")
+            found += [child] if "\x00" in str(key) else nul_characters(value, child)
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            found += nul_characters(value, f"{pointer}/{index}")
+    return found
+
+
 REGISTER_SCHEMA = {
     "type": "object",
     "additionalProperties": False,

@@ -309,6 +309,13 @@ class TestApiWrites(ApiHttpCommon):
         unknown = self.call("POST", "/shipments", key=self.ada_key,
                             body={"tracking_number": "X1", "carrier_id": 999999})
         self.assertEqual(unknown.json()["errors"], [{"detail": "unknown carrier", "pointer": "/carrier_id"}])
+        nul = self.call("POST", "/shipments", key=self.ada_key, body={"tracking_number": "NUL\x001"})
+        self.assertEqual(nul.json()["errors"], [{"detail": "holds a NUL character", "pointer": "/tracking_number"}])
+        # JSON has numbers, not integers: 7.0 is the integer 7.
+        whole = self.call("POST", "/shipments", key=self.ada_key,
+                          body={"tracking_number": "FLOAT1", "carrier_id": float(self.carrier.id)})
+        self.assertEqual(whole.status_code, 201)
+        self.assertEqual(whole.json()["carrier"]["id"], self.carrier.id)
         self.assertEqual(self.call("POST", "/shipments", key=self.ada_key, body=b"{not json").status_code, 400)
         self.assertEqual(self.call("POST", "/shipments", key=self.ada_key, body=b"tracking_number=X",
                                    content_type="application/x-www-form-urlencoded").status_code, 415)

@@ -156,3 +156,9 @@ def test_date_time_format_is_rfc3339(value, valid):
     assert contract.is_rfc3339(value) is valid
     schema = {"type": "object", "properties": {"at": {"type": "string", "format": "date-time"}}}
     assert (contract.validation_errors(schema, {"at": value}) == []) is valid
+
+
+def test_nul_characters_are_found_with_their_pointer():
+    document = {"a": ["ok", "bad\x00"], "b/c": {"d": "\x00"}, "k\x00": 1}
+    assert contract.nul_characters(document) == ["/a/1", "/b~1c/d", "/k\x00"]
+    assert contract.nul_characters({"a": "fine", "n": 1}) == []
