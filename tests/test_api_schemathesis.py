@@ -5,8 +5,6 @@ path ids, headers, bodies); every answer must be one the document describes, and
 server error. Runs within the Odoo test suite (``make test``).
 """
 
-import json
-import os
 import shutil
 import subprocess
 import sys
@@ -37,17 +35,14 @@ class TestApiSchemathesis(ApiHttpCommon):
         binary = self._schemathesis()
         self.assertTrue(binary, "schemathesis is a test requirement (requirements-dev.txt)")
         url = self.base_url() + "/api/shipment/v1/openapi.json"
-        with tempfile.TemporaryDirectory() as report_dir:
-            report = os.path.join(report_dir, "junit.xml")
+        with tempfile.TemporaryDirectory() as workdir:
             command = [
                 binary, "run", url, "--header", f"Authorization: Bearer {self.ada_key}",
                 "--exclude-checks", ",".join(EXCLUDED_CHECKS), "--max-examples", "25", "--workers", "1",
                 "--seed", "20261207", "--no-color", "--request-timeout", "30", "--generation-database", "none",
-                "--report", "junit", "--report-junit-path", report,
             ]
             # The test server answers from this process' threads while we wait for the run.
-            result = subprocess.run(command, capture_output=True, text=True, timeout=900,
-                                    env=dict(os.environ, SCHEMATHESIS_HOOKS=""))
-            output = result.stdout[-6000:] + result.stderr[-2000:]
-            self.assertEqual(result.returncode, 0, f"schemathesis found failures:\n{output}")
-            self.assertIn("listShipments", output + json.dumps(open(report).read()))
+            result = subprocess.run(command, capture_output=True, text=True, timeout=1200, cwd=workdir)
+        output = result.stdout + result.stderr
+        self.assertEqual(result.returncode, 0, f"schemathesis found failures:\n{output[-8000:]}")
+        self.assertIn("7 selected / 7 total", output)
