@@ -14,6 +14,7 @@
     "data": [
         # groups first: ACLs, rules and menus refer to them
         "security/shipment_visibility_security.xml",
+        "security/shipment_api_security.xml",
         "security/ir.model.access.csv",
         "security/shipment_visibility_rules.xml",
         "security/shipment_reporting_rules.xml",
@@ -21,6 +22,7 @@
         "security/shipment_shadow_rules.xml",
         "security/shipment_prediction_rules.xml",
         "security/shipment_operations_rules.xml",
+        "security/shipment_api_rules.xml",
         # data: crons and the default partner status mappings
         "data/ir_cron_data.xml",
         "data/shipment.status.map.csv",
@@ -64,6 +66,8 @@
         "views/shipment_subscription_views.xml",
         "wizards/shipment_outbox_replay_views.xml",
         "views/shipment_outbox_menus.xml",
+        # the REST API: service accounts and their keys
+        "views/shipment_api_account_views.xml",
     ],
     "demo": [
         "demo/shipment_connector_demo.xml",

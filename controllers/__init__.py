@@ -2,3 +2,4 @@ from . import webhook
 from . import portal
 from . import tracking
 from . import metrics
+from . import api

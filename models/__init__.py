@@ -69,3 +69,6 @@ from . import shipment_outbox_delivery
 from . import shipment_outbox_attempt
 from . import shipment_shipment_outbox
 from . import shipment_exception_outbox
+from . import res_users_shipment_api
+from . import res_users_apikeys
+from . import shipment_api_idempotency

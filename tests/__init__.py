@@ -36,3 +36,6 @@ from . import test_outbox_emission
 from . import test_outbox_webhooks
 from . import test_outbox_amqp
 from . import test_outbox_security
+from . import test_api_accounts
+from . import test_api_http
+from . import test_api_schemathesis
