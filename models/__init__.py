@@ -72,3 +72,6 @@ from . import shipment_exception_outbox
 from . import res_users_shipment_api
 from . import res_users_apikeys
 from . import shipment_api_idempotency
+
+# the outbox's figures in the operations metrics
+from . import shipment_metrics_outbox

@@ -39,3 +39,4 @@ from . import test_outbox_security
 from . import test_api_accounts
 from . import test_api_http
 from . import test_api_schemathesis
+from . import test_outbox_metrics
