@@ -300,6 +300,13 @@ REGISTER_SCHEMA = {
 
 # ----------------------------------------------------------------------------- OpenAPI
 
+#: Components standing for our own schemas when another schema refers to them by ``$id``.
+_COMPONENT_OF_SCHEMA_ID = {
+    canonical.load_schema(canonical.SHIPMENT_SCHEMA_FILE)["$id"]: "Shipment",
+    canonical.load_schema(canonical.EVENT_SCHEMA_FILE)["$id"]: "Event",
+}
+
+
 def _embed(schema, prefix, components):
     """``schema`` without ``$schema``/``$id``, its ``$defs`` moved into ``components``."""
     schema = copy.deepcopy(schema)
@@ -312,6 +319,14 @@ def _embed(schema, prefix, components):
             ref = node.get("$ref")
             if isinstance(ref, str) and ref.startswith("#/$defs/"):
                 node["$ref"] = f"#/components/schemas/{prefix}_{ref.removeprefix('#/$defs/')}"
+            elif isinstance(ref, str) and ref.partition("#")[0] in _COMPONENT_OF_SCHEMA_ID:
+                # Another of our schemas, by its $id (the outbound payloads embed the
+                # canonical shipment and event): its component, or one of its $defs.
+                schema_id, _hash, fragment = ref.partition("#")
+                target = _COMPONENT_OF_SCHEMA_ID[schema_id]
+                if fragment.startswith("/$defs/"):
+                    target = f"{target}_{fragment.removeprefix('/$defs/')}"
+                node["$ref"] = f"#/components/schemas/{target}"
             for value in node.values():
                 rewrite(value)
         elif isinstance(node, list):
