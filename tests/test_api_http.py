@@ -33,6 +33,12 @@ class TestApiAuth(ApiHttpCommon):
         self.assertEqual(self.call("GET", "/shipments", key=key).status_code, 200)
         self.wide_account.api_key_ids.filtered(lambda k: k.name == "soon revoked").action_shipment_api_revoke()
         self.assertEqual(self.call("GET", "/shipments", key=key).status_code, 401)
+        # A key verified before (and remembered by the process) still ends when it expires.
+        expiring = self._new_key(self.wide_account, "expiring")
+        self.assertEqual(self.call("GET", "/exceptions", key=expiring).status_code, 200)
+        self.env.cr.execute("UPDATE res_users_apikeys SET expiration_date = now() at time zone 'utc' "
+                            "- interval '1 minute' WHERE name = 'expiring'")
+        self.assertEqual(self.call("GET", "/exceptions", key=expiring).status_code, 401)
         # A person's global key (an administrator's, even) does not open this API.
         admin_key = self.env["res.users.apikeys"].with_user(self.env.ref("base.user_admin")).sudo()._generate(
             None, "admin rpc", None)
