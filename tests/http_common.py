@@ -115,6 +115,9 @@ class ConnectorFactory:
             "signature_scheme": signature_scheme,
             # The token bucket outlives a test's transaction: only the rate-limit tests opt in.
             "rate_limit_per_minute": 0,
+            # A partner in production, whose messages act on the delivery orders' shipments
+            # (a shadow connector keeps shipments of its own).
+            "mode": "live",
         }
         scheme = signature_scheme if signature_scheme != "adapter" else (
             partners.get(connector_type).signature_scheme or "standard_webhooks")
