@@ -42,7 +42,8 @@ class TestNativeMessages(ShipmentCommon):
             "data": {"tracking_number": number, "events": [
                 {"id": "ofd", "code": "out_for_delivery", "class": "actual",
                  "occurred_at": "2026-05-01T08:10:00+02:00"},
-                {"id": "eta", "code": "delivered", "class": "estimated", "occurred_at": "2026-05-01"},
+                {"id": "eta", "code": "delivered", "class": "estimated", "occurred_at": "2026-05-01T18:00:00+02:00",
+                 "window": {"from": "2026-05-01T14:00:00+02:00", "to": "2026-05-01T18:00:00+02:00"}},
                 {"id": "dlv", "code": "delivered", "class": "actual", "occurred_at": "2026-05-01T16:05:00+02:00",
                  "proof_of_delivery": proof}]}}).encode()
 
