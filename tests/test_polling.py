@@ -76,7 +76,7 @@ class TestPolling(TransactionCase):
         vals = {
             "name": f"Poll {connector_type} {self.counter}",
             "connector_type": connector_type,
-            "mode": "shadow",
+            "mode": "live",
             "poll_enabled": True,
             "api_base_url": self.fake.base_url,
             "api_key": KEYS[connector_type],
