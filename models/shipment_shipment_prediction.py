@@ -98,7 +98,7 @@ class ShipmentShipment(models.Model):
     # ------------------------------------------------------------------ #
 
     def _update_predictions(self, now=None):
-        """Predict delivery of these shipments from the learned lanes (after each new event, and nightly).
+        """Predict delivery of these (existing) shipments from the learned lanes (after each new event, and nightly).
 
         Delivered, returned and cancelled shipments keep nothing but their prediction at
         pickup; shadow shipments get none.
@@ -106,7 +106,7 @@ class ShipmentShipment(models.Model):
         :param datetime now: naive UTC "now" (tests and backtests).
         """
         now = now or fields.Datetime.now()
-        shipments = self.sudo().exists().filtered(lambda s: not s.shadow)  # processor-owned fields
+        shipments = self.sudo().filtered(lambda s: not s.shadow)  # processor-owned fields
         if not shipments:
             return
         shipments.fetch(["company_id", "carrier_id", "shipped_at", "promised_date", "is_terminal", "eta",
@@ -118,9 +118,7 @@ class ShipmentShipment(models.Model):
         moving = shipments - finished
         origins = moving._prediction_places()
         for company, company_shipments in moving.grouped("company_id").items():
-            carriers = company_shipments.carrier_id
-            lanes = self.env["shipment.transit.lane"].sudo()._distributions(company.id, carriers.ids)
-            calendars = carriers._shipment_calendars(company)
+            lanes, calendars = self.env["shipment.transit.lane"].sudo()._prediction_inputs(company)
             policies = self.env["shipment.sla.policy"].sudo()._find_policies(company_shipments)
             min_samples = company.shipment_prediction_min_samples
             threshold = company.shipment_at_risk_probability

@@ -20,6 +20,10 @@ LEVELS = [
 CENSOR_MAX_DAYS = 90
 # History the model learns from.
 HISTORY_DAYS = 400
+# Per process: (database, company) → (stamp, distributions, calendars). Predicting after
+# each event must not re-read hundreds of lanes and every holiday: one query tells
+# whether any of them changed (see ShipmentTransitLane._prediction_inputs).
+_INPUTS_CACHE = {}
 
 
 class ShipmentTransitLane(models.Model):
@@ -168,6 +172,44 @@ class ShipmentTransitLane(models.Model):
     # ------------------------------------------------------------------ #
     # LOOKUP
     # ------------------------------------------------------------------ #
+
+    @api.model
+    def _prediction_inputs(self, company):
+        """The learned distributions and the carriers' calendars of ``company``, cached in the process.
+
+        The cache is keyed by a stamp read in one query: lane ids (a refresh rewrites them
+        all, with new ids), holidays and the carriers' working days.
+
+        :return: (dict (carrier id or None, level, lane key) → Distribution,
+            dict carrier id → BusinessCalendar)
+        """
+        for model in ("shipment.transit.lane", "shipment.holiday", "delivery.carrier"):
+            self.env[model].flush_model()
+        stamp = self.env.execute_query(SQL(
+            """
+            SELECT (SELECT array[count(*), COALESCE(max(id), 0)] FROM shipment_transit_lane
+                     WHERE company_id = %(company)s),
+                   (SELECT array_agg(h.id || ':' || h.date || ':' || COALESCE(
+                               (SELECT string_agg(r.carrier_id::text, ',' ORDER BY r.carrier_id)
+                                  FROM shipment_holiday_carrier_rel r WHERE r.holiday_id = h.id), '')
+                               ORDER BY h.id)
+                      FROM shipment_holiday h WHERE h.company_id = %(company)s),
+                   (SELECT array_agg(c.id || ':' || COALESCE(c.shipment_working_days, '') ORDER BY c.id)
+                      FROM delivery_carrier c)
+            """, company=company.id))[0]
+        key = (self.env.cr.dbname, company.id)
+        cached = _INPUTS_CACHE.get(key)
+        if cached and cached[0] == stamp:
+            return cached[1], cached[2]
+        rows = self.env.execute_query(SQL(
+            "SELECT carrier_id, level, lane_key, distribution FROM shipment_transit_lane WHERE company_id = %s",
+            company.id))
+        distributions = {(carrier_id, level, lane_key or ""): transit.Distribution.from_json(text, level)
+                         for carrier_id, level, lane_key, text in rows}
+        carriers = self.env["delivery.carrier"].sudo().with_context(active_test=False).search([])  # calendars only
+        calendars = carriers._shipment_calendars(company)
+        _INPUTS_CACHE[key] = (stamp, distributions, calendars)
+        return distributions, calendars
 
     @api.model
     def _distributions(self, company_id, carrier_ids):
