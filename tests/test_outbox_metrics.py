@@ -12,6 +12,8 @@ from .outbox_common import OutboxCommon, Receiver
 class TestOutboxMetrics(OutboxCommon):
 
     def figures(self):
+        # A scrape reads committed rows in a transaction of its own; here, in the test's.
+        self.env.flush_all()
         text = self.env["shipment.metrics"]._exposition().decode()
         return {(sample.name, frozenset(sample.labels.items())): sample.value
                 for family in text_string_to_metric_families(text) for sample in family.samples}
