@@ -8,7 +8,8 @@ default) for ``--seconds``, one shipment per body; a sender retries a request th
 failed (connection error or 5xx) up to 5 times, as partners do. Meanwhile, ``--kills``
 times, it waits until the processor holds claimed messages (state ``processing``), finds
 the cron worker (the process owning the PostgreSQL connection that listens for cron
-triggers) and kills it with SIGKILL; Odoo's master starts a new one, which takes the
+triggers, named ``odoo-<pid>`` there, inside the drill's own process group) and kills it
+with SIGKILL; Odoo's master starts a new one, which takes the
 abandoned messages back once their lease (shortened to 10 s here) runs out.
 
 When the inbox has drained it reports: sent (distinct bodies), accepted (202 or 200
@@ -20,7 +21,6 @@ nothing is lost or duplicated and every kill hit a batch in progress.
 
 import argparse
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -53,14 +53,24 @@ def psql(db, query):
     return [line.split("|") for line in output.strip().splitlines() if line]
 
 
-def cron_worker_pids(db):
-    """PIDs of the Odoo processes listening for cron triggers (the cron workers)."""
-    ports = [row[0] for row in psql(db, "SELECT client_port FROM pg_stat_activity "
-                                        "WHERE query ILIKE 'LISTEN cron_trigger%' AND client_port > 0")]
+def cron_worker_pids(server_pid):
+    """PIDs of the cron workers of the Odoo server ``server_pid`` started.
+
+    A cron worker is the one Odoo process holding a connection to the ``postgres``
+    database (where it listens for cron triggers); Odoo names each connection
+    ``odoo-<pid>``. Only processes of this drill's own server (its process group) count:
+    other Odoo servers on the machine are left alone.
+    """
+    names = [row[0] for row in psql("postgres", "SELECT application_name FROM pg_stat_activity "
+                                                "WHERE datname = 'postgres' AND application_name LIKE 'odoo-%'")]
     pids = set()
-    for port in ports:
-        listing = subprocess.run(["ss", "-tnpH", f"sport = :{port}"], capture_output=True, text=True).stdout
-        pids.update(int(pid) for pid in re.findall(r"pid=(\d+)", listing))
+    for name in names:
+        pid = int(name.split("-", 1)[1])
+        try:
+            if pid != server_pid and os.getpgid(pid) == server_pid:
+                pids.add(pid)
+        except (ProcessLookupError, PermissionError):
+            continue
     return pids
 
 
@@ -107,11 +117,11 @@ def send_all(jobs, numbers, url, signer, rate, senders=16):
     return outcome, retried[0]
 
 
-def killer(db, kills, stop, log):
+def killer(db, server_pid, kills, stop, log):
     """Kill the cron worker ``kills`` times, each while it holds claimed messages."""
     while len(log) < kills and not stop.is_set():
         processing = int(psql(db, "SELECT count(*) FROM shipment_inbox WHERE state = 'processing'")[0][0])
-        pids = cron_worker_pids(db) if processing else set()
+        pids = cron_worker_pids(server_pid) if processing else set()
         if not pids:
             time.sleep(0.05)
             continue
@@ -160,7 +170,7 @@ def main():
         signer = Signer(resolve_scheme("aftership", "adapter"), SECRET)
         url = f"{odoo.base_url}/shipment_visibility/webhook/{token}"
         stop, kills = threading.Event(), []
-        thread = threading.Thread(target=killer, args=(odoo.db, args.kills, stop, kills), daemon=True)
+        thread = threading.Thread(target=killer, args=(odoo.db, odoo.server.pid, args.kills, stop, kills), daemon=True)
         say(f"sending {len(jobs)} signed webhooks at {args.rate:.0f}/s, killing the cron worker {args.kills} times")
         thread.start()
         started = time.perf_counter()
