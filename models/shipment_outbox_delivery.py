@@ -189,7 +189,7 @@ class ShipmentOutboxDelivery(models.Model):
                                  AND delivery.next_attempt_at <= statement_timestamp() at time zone 'utc')
                              OR (delivery.state = 'sending'
                                  AND delivery.lease_until < statement_timestamp() at time zone 'utc'))
-                           AND NOT (subscription.strict_ordering AND EXISTS (
+                           AND NOT (COALESCE(subscription.strict_ordering, FALSE) AND EXISTS (
                                SELECT 1 FROM shipment_outbox_delivery earlier
                                 WHERE earlier.subscription_id = delivery.subscription_id
                                   AND earlier.shipment_id = delivery.shipment_id
