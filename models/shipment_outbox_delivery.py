@@ -2,7 +2,6 @@ import functools
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import psycopg2.errors
@@ -24,15 +23,6 @@ RUN_TIME_BUDGET_SECONDS = 50
 WAKE_KEY = "shipment_visibility.wake_dispatcher"
 
 _SESSIONS = threading.local()
-#: Concurrent requests per dispatcher (each sender thread keeps its own connection).
-SENDER_THREADS = 8
-_POOL = []
-
-
-def _sender_pool():
-    if not _POOL:
-        _POOL.append(ThreadPoolExecutor(max_workers=SENDER_THREADS, thread_name_prefix="sv-webhook-sender"))
-    return _POOL[0]
 
 
 def _session(policy_text):
@@ -184,6 +174,8 @@ class ShipmentOutboxDelivery(models.Model):
         on its way to the same subscription.
         """
         self.flush_model()
+        # A subscription disabled in this transaction (410, five days of failure) is out.
+        self.env["shipment.subscription"].flush_model(["enabled", "active", "strict_ordering"])
         lease = self._param("outbox_lease_seconds", DEFAULT_LEASE_SECONDS)
         try:
             with self.env.cr.savepoint(flush=False):
@@ -197,7 +189,7 @@ class ShipmentOutboxDelivery(models.Model):
                                  AND delivery.next_attempt_at <= statement_timestamp() at time zone 'utc')
                              OR (delivery.state = 'sending'
                                  AND delivery.lease_until < statement_timestamp() at time zone 'utc'))
-                           AND NOT (subscription.strict_ordering AND EXISTS (
+                           AND NOT (COALESCE(subscription.strict_ordering, FALSE) AND EXISTS (
                                SELECT 1 FROM shipment_outbox_delivery earlier
                                 WHERE earlier.subscription_id = delivery.subscription_id
                                   AND earlier.shipment_id = delivery.shipment_id
@@ -240,22 +232,24 @@ class ShipmentOutboxDelivery(models.Model):
         policy_text = self.env["ir.config_parameter"].sudo().get_param(
             "shipment_visibility.outbound_allowed_hosts", "")
         timeout = self._param("outbox_timeout_seconds", outbound.TIMEOUT_SECONDS)
-        jobs = [(delivery, delivery.outbox_id.payload.encode("utf-8"), delivery.outbox_id.message_uid)
-                for delivery in self]
-
-        def send(job):
-            return _http_post(policy_text, subscription.url, job[1], job[2], secrets, timeout)
-
-        if subscription.strict_ordering or len(jobs) < 2:
-            # In sequence order, one at a time: message n+1 leaves only after n was taken.
-            results = []
-            for job in jobs:
-                results.append((job[0], *send(job)))
-                if results[-1][1].gone:
-                    break
-        else:
-            # Waiting on the consumer is most of a delivery: several requests in flight.
-            results = [(job[0], *outcome) for job, outcome in zip(jobs, _sender_pool().map(send, jobs))]
+        try:
+            # Resolved and checked once per batch before any connection (each connection
+            # checks its peer address again, against DNS rebinding).
+            netguard.AddressPolicy.from_text(policy_text).check_url(subscription.url)
+            refused = None
+        except (netguard.BlockedDestination, ValueError) as exc:
+            refused = outbound.Outcome(False, error=f"refused destination: {exc}")
+        results = []
+        for delivery in self:
+            if refused:
+                results.append((delivery, refused, 0, ""))
+                continue
+            # In sequence order: message n+1 of a shipment leaves only after n was answered.
+            results.append((delivery, *_http_post(policy_text, subscription.url,
+                                                  delivery.outbox_id.payload.encode("utf-8"),
+                                                  delivery.outbox_id.message_uid, secrets, timeout)))
+            if results[-1][1].gone:
+                break
         self._record(subscription, results)
         # Deliveries not attempted after a 410: back to pending, for the day it is re-enabled.
         untried = self - self.browse([delivery.id for delivery, *_rest in results])

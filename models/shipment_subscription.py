@@ -44,6 +44,7 @@ class ShipmentSubscription(models.Model):
     disabled_reason = fields.Char(readonly=True, copy=False, tracking=True)
     disabled_at = fields.Datetime(readonly=True, copy=False)
     strict_ordering = fields.Boolean(
+        default=False,
         help="Message n+1 of a shipment waits until message n is delivered (or given up). Slower: "
              "one failing shipment holds back its own later messages.")
 
