@@ -28,6 +28,7 @@ from ..tools.fake_partner import (
     status,
 )
 from .common import store_events
+from .http_common import SECRETS
 
 ADMIN_GROUP = "shipment_visibility.group_shipment_integration_admin"
 CONNECTOR_LOGGER = "odoo.addons.shipment_visibility.models.shipment_connector_polling"
@@ -76,7 +77,10 @@ class TestPolling(TransactionCase):
         vals = {
             "name": f"Poll {connector_type} {self.counter}",
             "connector_type": connector_type,
+            # Live, as a partner in production: its answers act on the delivery orders'
+            # shipments. A live connector also verifies the webhooks its partner may send.
             "mode": "live",
+            "webhook_secret": SECRETS.get(connector_type, SECRETS["standard_webhooks"]),
             "poll_enabled": True,
             "api_base_url": self.fake.base_url,
             "api_key": KEYS[connector_type],
