@@ -27,7 +27,7 @@ def _iso(value):
 
 
 def _invalid(pointer, detail):
-    return ApiProblem("validation-failed", f"'{pointer}': {detail}", [{"detail": detail, "pointer": pointer}])
+    return ApiProblem("validation-failed", f"'{pointer or '/'}': {detail}", [{"detail": detail, "pointer": pointer}])
 
 
 class ShipmentApiSubscriptionsController(ShipmentApiController):
