@@ -157,7 +157,11 @@ class TestApiSubscriptions(ApiSubscriptionsCommon):
         document = response.json()
         self.assertEqual((document["name"], document["event_types"], document["strict_ordering"],
                           document["rotation_window_hours"]), ("Ada's new ERP", ["shipment.delivered"], True, 48))
-        disabled = self.call("PATCH", path, key=self.ada_manager_key, body={"enabled": False}, template=ITEM).json()
+        # Disabling is logged as a warning for the operators, whoever asks for it.
+        with self.assertLogs("odoo.addons.shipment_visibility.models.shipment_subscription", "WARNING") as logs:
+            disabled = self.call("PATCH", path, key=self.ada_manager_key, body={"enabled": False},
+                                 template=ITEM).json()
+        self.assertIn("Disabled through the API by Ada events.", logs.output[0])
         self.assertFalse(disabled["enabled"])
         self.assertIn("Ada events", disabled["disabled_reason"])
         self.assertTrue(disabled["disabled_at"])
