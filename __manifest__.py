@@ -68,6 +68,7 @@
         "views/shipment_outbox_menus.xml",
         # the REST API: service accounts and their keys
         "views/shipment_api_account_views.xml",
+        "security/shipment_api_subscription_rules.xml",
     ],
     "demo": [
         "demo/shipment_connector_demo.xml",

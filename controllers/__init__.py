@@ -3,3 +3,4 @@ from . import portal
 from . import tracking
 from . import metrics
 from . import api
+from . import api_subscriptions

@@ -527,6 +527,11 @@ def openapi_document(server_url=None, outbound_dir=None):
             },
         },
     }
+    # Imported here: the subscriptions' contract builds on this module.
+    from .api_subscriptions import add_to_openapi
+    paths.update(add_to_openapi(components, {
+        "ref": _ref, "json": _json, "problems": _problem_responses, "query": _query, "rate_headers": rate_headers,
+        "read_headers": read_headers, "not_modified": not_modified, "if_none_match": if_none_match}))
     webhooks = {}
     for name, schema in outbound_schemas(outbound_dir).items():
         key = re.sub(r"[^A-Za-z0-9]", "_", name)

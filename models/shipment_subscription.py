@@ -279,11 +279,7 @@ class ShipmentSubscription(models.Model):
                                                          ("shadow", "=", False)], limit=1)
         if not shipment:
             raise UserError(_("Record a shipment first: the test message carries a real one."))
-        document = shipment._canonical_documents()[shipment.id]
-        body = outbound.envelope(outbound.SHIPMENT_CREATED, fields.Datetime.now(),
-                                 {"sequence": 1, "shipment": document, "event": None})
-        message_id = f"msg_test_{uuid.uuid4().hex}"
-        outcome = self.env["shipment.outbox.delivery"]._send_once(self, body, message_id, outbound.SHIPMENT_CREATED)
+        outcome, _message_id = self._send_test(shipment)
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
@@ -291,6 +287,19 @@ class ShipmentSubscription(models.Model):
                        "message": outcome.error or _("HTTP %s", outcome.status_code),
                        "type": "success" if outcome.success else "danger"},
         }
+
+    def _send_test(self, shipment):
+        """Send a ``shipment.created`` message about ``shipment`` now, outside the outbox.
+
+        :return: ``(Outcome, message id)``; nothing is recorded or retried.
+        """
+        self.ensure_one()
+        document = shipment._canonical_documents()[shipment.id]
+        body = outbound.envelope(outbound.SHIPMENT_CREATED, fields.Datetime.now(),
+                                 {"sequence": 1, "shipment": document, "event": None})
+        message_id = f"msg_test_{uuid.uuid4().hex}"
+        outcome = self.env["shipment.outbox.delivery"]._send_once(self, body, message_id, outbound.SHIPMENT_CREATED)
+        return outcome, message_id
 
     def action_view_deliveries(self):
         self.ensure_one()

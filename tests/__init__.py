@@ -40,3 +40,4 @@ from . import test_api_accounts
 from . import test_api_http
 from . import test_api_schemathesis
 from . import test_outbox_metrics
+from . import test_api_subscriptions

@@ -259,7 +259,10 @@ class TestApiReads(ApiHttpCommon):
         self.assertIn("webhooks", document)
         self.assertEqual(set(document["paths"]), {"/shipments", "/shipments/{shipment_id}",
                                                   "/shipments/{shipment_id}/events", "/lookup", "/exceptions",
-                                                  "/events"})
+                                                  "/events", "/subscriptions", "/subscriptions/{subscription_id}",
+                                                  "/subscriptions/{subscription_id}/rotate-secret",
+                                                  "/subscriptions/{subscription_id}/test",
+                                                  "/subscriptions/{subscription_id}/replay"})
 
 
 @tagged("post_install", "-at_install")
