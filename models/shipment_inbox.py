@@ -132,6 +132,23 @@ def _covering_trigger(cr, cron_id):
             connection.autocommit = False
 
 
+def wake_after_commit(env, cron_xmlid, wake_key):
+    """Have the cron ``cron_xmlid`` run once this transaction commits, at most one wake-up
+    per transaction (``wake_key`` marks it), and only when no pending trigger already
+    covers what the transaction stored (see :func:`_wake_processor`)."""
+    # The cached xmlid lookup: env.ref() would also query that the cron exists.
+    cron_id = env["ir.model.data"]._xmlid_to_res_id(cron_xmlid)
+    if env.registry.in_test_mode():
+        # Test cursors never run post-commit hooks. Called from public routes and
+        # crons: the cron record is system configuration.
+        env["ir.cron"].sudo().browse(cron_id)._trigger()
+        return
+    postcommit = env.cr.postcommit
+    if not postcommit.data.get(wake_key):
+        postcommit.data[wake_key] = True
+        postcommit.add(functools.partial(_wake_processor, env.cr, cron_id))
+
+
 class ShipmentInbox(models.Model):
     """The inbound queue: every message from a partner, before and after processing.
 
@@ -385,17 +402,7 @@ class ShipmentInbox(models.Model):
         message, so the check runs after the commit and skips the trigger when a pending
         one is sure to lead to a run that sees this message (see :func:`_wake_processor`).
         """
-        # The cached xmlid lookup: env.ref() would also query that the cron exists.
-        cron_id = self.env["ir.model.data"]._xmlid_to_res_id("shipment_visibility.ir_cron_process_inbox")
-        if self.env.registry.in_test_mode():
-            # Test cursors never run post-commit hooks. Called from public routes and
-            # crons: the cron record is system configuration.
-            self.env["ir.cron"].sudo().browse(cron_id)._trigger()
-            return
-        postcommit = self.env.cr.postcommit
-        if not postcommit.data.get(WAKE_KEY):
-            postcommit.data[WAKE_KEY] = True
-            postcommit.add(functools.partial(_wake_processor, self.env.cr, cron_id))
+        wake_after_commit(self.env, "shipment_visibility.ir_cron_process_inbox", WAKE_KEY)
 
     # ------------------------------------------------------------------ #
     # ACTIONS

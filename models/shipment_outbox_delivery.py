@@ -1,4 +1,3 @@
-import functools
 import logging
 import threading
 import time
@@ -12,7 +11,7 @@ from odoo.tools import SQL
 
 from ..integration import amqp, netguard, outbound
 from ..integration.storable import storable_text
-from .shipment_inbox import _is_testing, _wake_processor
+from .shipment_inbox import _is_testing, wake_after_commit
 
 _logger = logging.getLogger(__name__)
 
@@ -120,15 +119,7 @@ class ShipmentOutboxDelivery(models.Model):
     def _trigger_dispatcher(self):
         """Wake the dispatcher once this transaction commits (never before: a consumer must
         not hear of a change that could still roll back)."""
-        cron_id = self.env["ir.model.data"]._xmlid_to_res_id("shipment_visibility.ir_cron_dispatch_outbox")
-        if self.env.registry.in_test_mode():
-            # Test cursors never run post-commit hooks; the cron record is system configuration.
-            self.env["ir.cron"].sudo().browse(cron_id)._trigger()
-            return
-        postcommit = self.env.cr.postcommit
-        if not postcommit.data.get(WAKE_KEY):
-            postcommit.data[WAKE_KEY] = True
-            postcommit.add(functools.partial(_wake_processor, self.env.cr, cron_id))
+        wake_after_commit(self.env, "shipment_visibility.ir_cron_dispatch_outbox", WAKE_KEY)
 
     # ------------------------------------------------------------------ #
     # DISPATCHER

@@ -4,6 +4,7 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 
 from ..integration import customer_view, transit
+from .shipment_transit_lane import SHIPMENT_PLACES
 
 PREDICTION_SOURCES = [
     ("lane", "Lane history"),
@@ -174,16 +175,9 @@ class ShipmentShipment(models.Model):
             """
             SELECT s.id, origin.country_code, origin.postcode, country.code, partner.zip
               FROM shipment_shipment s
-              LEFT JOIN res_partner partner ON partner.id = s.partner_id
-              LEFT JOIN res_country country ON country.id = partner.country_id
-              LEFT JOIN LATERAL (
-                    SELECT e.country_code, e.postcode
-                      FROM shipment_event e
-                     WHERE e.shipment_id = s.id AND e.event_class = 'actual' AND e.country_code IS NOT NULL
-                     ORDER BY e.occurred_at, e.id
-                     LIMIT 1) origin ON TRUE
+              %s
              WHERE s.id = ANY(%s)
-            """, self.ids))
+            """, SHIPMENT_PLACES, self.ids))
         return {row[0]: row[1:] for row in rows}
 
     @api.model

@@ -26,6 +26,20 @@ HISTORY_DAYS = 400
 _INPUTS_CACHE = {}
 
 
+#: Where a shipment ``s`` goes from and to, for lanes: ``origin`` is the first actual scan
+#: with a country (its ``country_code``, ``postcode``), the destination the customer's
+#: address (``country.code``, ``partner.zip``).
+SHIPMENT_PLACES = SQL("""
+    LEFT JOIN res_partner partner ON partner.id = s.partner_id
+    LEFT JOIN res_country country ON country.id = partner.country_id
+    LEFT JOIN LATERAL (
+          SELECT e.country_code, e.postcode
+            FROM shipment_event e
+           WHERE e.shipment_id = s.id AND e.event_class = 'actual' AND e.country_code IS NOT NULL
+           ORDER BY e.occurred_at, e.id
+           LIMIT 1) origin ON TRUE
+""")
+
 class ShipmentTransitLane(models.Model):
     """The transit-time distribution learned for one group of shipments (a lane).
 
@@ -134,18 +148,12 @@ class ShipmentTransitLane(models.Model):
             SELECT s.id, s.carrier_id, s.shipped_at, s.delivered_at,
                    origin.country_code, origin.postcode, country.code, partner.zip
               FROM shipment_shipment s
-              LEFT JOIN res_partner partner ON partner.id = s.partner_id
-              LEFT JOIN res_country country ON country.id = partner.country_id
-              LEFT JOIN LATERAL (
-                    SELECT e.country_code, e.postcode
-                      FROM shipment_event e
-                     WHERE e.shipment_id = s.id AND e.event_class = 'actual' AND e.country_code IS NOT NULL
-                     ORDER BY e.occurred_at, e.id
-                     LIMIT 1) origin ON TRUE
+              %(places)s
              WHERE s.company_id = %(company)s AND s.active AND s.shadow IS NOT TRUE
                AND s.shipped_at >= %(since)s AND s.shipped_at < %(until)s
                AND (s.delivered_at IS NOT NULL OR NOT s.is_terminal)
-            """, company=company.id, since=today - timedelta(days=HISTORY_DAYS), until=today + timedelta(days=1)))
+            """, places=SHIPMENT_PLACES, company=company.id, since=today - timedelta(days=HISTORY_DAYS),
+            until=today + timedelta(days=1)))
 
     @api.model
     def _insert(self, company, values):
