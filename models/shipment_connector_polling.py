@@ -478,8 +478,8 @@ class ShipmentConnector(models.Model):
                             error, answered = problem, False
             except CircuitOpenError as exc:
                 next_try = self._from_epoch(exc.next_attempt_at, round_up=True)
-                error = _("Circuit breaker open: partner left alone until %s.",
-                          f"{fields.Datetime.to_string(next_try)} UTC" if next_try else _("the next trial"))
+                until = fields.Datetime.to_string(next_try) + " UTC" if next_try else _("the next trial")
+                error = _("Circuit breaker open: partner left alone until %s.", until)
                 stop = True
             except TransportError as exc:
                 # Timeouts, network errors and 5xx are counted by the breaker, which stops

@@ -36,7 +36,7 @@ CUSTOMER_SOURCES = (
     "shipment_visibility.report_delivery_document_shipments", "shipment_visibility.mail_template_",
     "models/customer_texts.py", "controllers/portal.py", "controllers/tracking.py",
     # the customer view of a shipment (dates, notes) is worded in the model
-    "models/shipment_shipment.py", "models/shipment_shipment_customer.py",
+    "models/shipment_shipment_customer.py",
 )
 
 
