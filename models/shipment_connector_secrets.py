@@ -40,6 +40,9 @@ def secret_box():
     return _SECRET_BOX[cache_key]
 
 
+#: Set through the form or the API, never read back (see _compute_write_only_secrets).
+WRITE_ONLY_FIELDS = {"webhook_secret", "api_key"}
+
 class ShipmentConnector(models.Model):
     """Secrets of a connector: write-only in the interface, encrypted at rest."""
 
@@ -75,6 +78,20 @@ class ShipmentConnector(models.Model):
             cr.execute(SQL("UPDATE shipment_connector SET %s = %s WHERE %s IS NULL AND %s IS NOT NULL",
                            SQL.identifier(_FORMER_COLUMNS[former]), SQL.identifier(former),
                            SQL.identifier(_FORMER_COLUMNS[former]), SQL.identifier(former)))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        connectors = super().create(vals_list)
+        # The plaintext handed to create() stays in the cache after its inverse encrypted
+        # it: drop it, so that nothing read later in this transaction (an export) sees it.
+        connectors.invalidate_recordset(WRITE_ONLY_FIELDS)
+        return connectors
+
+    def write(self, vals):
+        result = super().write(vals)
+        if WRITE_ONLY_FIELDS & set(vals):
+            self.invalidate_recordset(WRITE_ONLY_FIELDS)  # as in create()
+        return result
 
     # ------------------------------------------------------------------ #
     # COMPUTE METHODS
