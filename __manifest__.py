@@ -10,7 +10,7 @@
     "application": True,
     "installable": True,
     "depends": ["stock_delivery", "mail", "portal", "sale_stock"],
-    "external_dependencies": {"python": ["requests", "cryptography", "jsonschema", "pika"]},
+    "external_dependencies": {"python": ["requests", "cryptography", "jsonschema", "pika", "prometheus_client"]},
     "data": [
         # groups first: ACLs, rules and menus refer to them
         "security/shipment_visibility_security.xml",
