@@ -496,7 +496,9 @@ def main():
             devenv.drop_db(args.db)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"args": vars(args), "results": results,
+    # Where the results went is not a setting of the run, and names this machine's folders.
+    settings = {key: value for key, value in vars(args).items() if key != "out"}
+    out.write_text(json.dumps({"args": settings, "results": results,
                                "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024},
                               indent=2) + "\n")
     print(json.dumps(results, indent=2))
