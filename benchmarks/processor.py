@@ -111,9 +111,9 @@ def enqueue(args, registry):
     now = datetime.now(timezone.utc)
     adapter = get_adapter("aftership")
     signer = Signer(resolve_scheme("aftership", "adapter"), "processor-benchmark")
-    sample = build_updates("aftership", f"{NUMBER_PREFIX}SAMPLE", "delivered", now=now)[: args.updates]
+    sample = build_updates("aftership", f"{args.prefix}SAMPLE", "delivered", now=now)[: args.updates]
     parsed_per_shipment = sum(len(adapter.parse(u.body, AdapterContext()).events) for u in sample)
-    numbers = [f"{NUMBER_PREFIX}{index:010d}" for index in range(args.shipments)]
+    numbers = [f"{args.prefix}{index:010d}" for index in range(args.shipments)]
     result = {"shipments": args.shipments, "updates_per_shipment": args.updates, "pickings": args.pickings,
               "parsed_events_per_shipment": parsed_per_shipment}
     with registry.cursor() as cr:
@@ -190,7 +190,7 @@ def process(args, registry):
     with registry.cursor() as cr:
         states = _pairs(cr, "SELECT state, count(*) FROM shipment_inbox GROUP BY state")
         new_events = _scalar(cr, "SELECT count(*) FROM shipment_event") - events_before
-        like = f"'{NUMBER_PREFIX}%%'"
+        like = f"'{args.prefix}%%'"
         statuses = _pairs(cr, f"SELECT status, count(*) FROM shipment_shipment WHERE tracking_number LIKE {like} "
                               "GROUP BY status")
         linked = _scalar(cr, f"SELECT count(*) FROM stock_picking WHERE carrier_tracking_ref LIKE {like} "
@@ -223,12 +223,23 @@ def main():
     parser.add_argument("--updates", type=int, default=5)
     parser.add_argument("--pickings", type=int, default=0, help="delivery orders for the first N shipments")
     parser.add_argument("--max-seconds", type=float, default=900)
+    parser.add_argument("--prefix", default=NUMBER_PREFIX,
+                        help="tracking number prefix, so that a database can take a second backlog")
+    parser.add_argument("--profile", help="write a cProfile of the phase to this file")
     parser.add_argument("--out", required=True)
     args, odoo_args = parser.parse_known_args()
     if odoo_args and odoo_args[0] == "--":
         odoo_args = odoo_args[1:]
     registry = _registry(args, odoo_args)
-    result = enqueue(args, registry) if args.phase == "enqueue" else process(args, registry)
+    phase = enqueue if args.phase == "enqueue" else process
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        result = profiler.runcall(phase, args, registry)
+        profiler.dump_stats(args.profile)
+    else:
+        result = phase(args, registry)
     Path(args.out).write_text(json.dumps(result, indent=2))
     return 0
 

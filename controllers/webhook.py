@@ -125,7 +125,7 @@ class ShipmentWebhookController(http.Controller):
         try:
             message_id, created, original_correlation = request.env["shipment.inbox"].sudo()._enqueue(
                 connector, body, headers, source="webhook", external_id=external_id,
-                correlation_id=correlation_id, company_id=route.company_id)
+                correlation_id=correlation_id, company_id=route.company_id, connector_type=route.connector_type)
         except UnicodeError:
             return self._reject(connector, 400, "bad_encoding", "The body must be UTF-8 encoded JSON without NUL "
                                 "characters.", correlation_id)

@@ -265,7 +265,7 @@ class ShipmentInbox(models.Model):
 
     @api.model
     def _enqueue(self, connector, body, headers=None, source="webhook", external_id=None,
-                 correlation_id=None, file_name=None, company_id=None):
+                 correlation_id=None, file_name=None, company_id=None, connector_type=None):
         """Store one raw message, once.
 
         Runs as one ``INSERT … ON CONFLICT DO NOTHING`` so that concurrent redeliveries
@@ -273,6 +273,8 @@ class ShipmentInbox(models.Model):
 
         :param bytes body: the exact bytes received (must be UTF-8).
         :param int company_id: the connector's company, when the caller knows it already.
+        :param str connector_type: the connector's type, likewise (the webhook route has
+            both cached: reading them here fetched the whole connector on every request).
         :return: ``(message_id, created, correlation_id)``; ``created`` is False for a
             redelivery, whose original id and correlation id are returned.
         :raises UnicodeDecodeError: when the body is not UTF-8, or holds a NUL byte
@@ -282,6 +284,7 @@ class ShipmentInbox(models.Model):
         digest = hashlib.sha256(body).hexdigest()
         correlation_id = correlation_id or uuid.uuid4().hex
         external_id = _storable_external_id(external_id)
+        stored_headers = self._stored_headers(connector_type or connector.connector_type, headers)
         # Quietly: a redelivery racing the processor's update of the original row is a
         # serialization failure, which Odoo answers by replaying the request.
         row = self._execute_quietly(SQL(
@@ -299,7 +302,7 @@ class ShipmentInbox(models.Model):
             """,
             connector=connector.id, company=company_id or connector.company_id.id, source=source,
             external_id=external_id,
-            body=text, digest=digest, size=len(body), headers=json.dumps(self._stored_headers(connector, headers)),
+            body=text, digest=digest, size=len(body), headers=json.dumps(stored_headers),
             correlation=correlation_id, file_name=file_name, uid=self.env.uid or None,
         ))
         if row:
@@ -316,10 +319,10 @@ class ShipmentInbox(models.Model):
         return existing[0][0], False, existing[0][1]
 
     @api.model
-    def _stored_headers(self, connector, headers):
+    def _stored_headers(self, connector_type, headers):
         """The headers kept with a message: the usual ones, and the partner's documented
         message-id and timestamp headers; every other value redacted."""
-        descriptor = partners.find(connector.connector_type)
+        descriptor = partners.find(connector_type)
         keep = [*descriptor.kept_headers, descriptor.message_id_header or ""] if descriptor else []
         return redact_headers(headers or {}, keep=keep)
 

@@ -1,5 +1,4 @@
 from odoo import api, fields, models
-from odoo.tools import SQL
 
 
 class ShipmentShipment(models.Model):
@@ -25,13 +24,3 @@ class ShipmentShipment(models.Model):
         shipments = super().create(vals_list)
         self.env["shipment.outbox"]._emit_created(shipments)
         return shipments
-
-    def _set_outbox_baseline(self, documents):
-        """Remember the status and ETA that consumers now know (from the published documents)."""
-        self.flush_recordset(["status", "eta"])
-        self.env.execute_query(SQL(
-            """
-            UPDATE shipment_shipment shipment SET outbox_status = shipment.status, outbox_eta = shipment.eta
-             WHERE shipment.id = ANY(%s)
-            """, list(documents)))
-        self.invalidate_recordset(["outbox_status", "outbox_eta"])

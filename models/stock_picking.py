@@ -1,3 +1,5 @@
+from collections import Counter, defaultdict
+
 from odoo import _, api, fields, models
 
 from ..integration.events import split_tracking_refs
@@ -102,37 +104,68 @@ class StockPicking(models.Model):
     # ------------------------------------------------------------------ #
 
     def _sync_shipments(self):
-        """Make this delivery order's shipments match its tracking refs.
+        """Make these delivery orders' shipments match their tracking refs.
 
         One shipment per ref: known ones (possibly unmatched, created by early carrier
         events) are attached, missing ones are created, and shipments whose ref was
         removed are detached — never deleted, so no event is lost.
+
+        The shipments of all the orders are read in one search and the missing ones
+        created in one ``create``: an import or a wave of validations touches thousands
+        of orders, and a search and a create per order made that several times slower.
+        A ref that several of these orders carry is attached order by order, so that
+        each sees the shipment the previous one created.
         """
         # Delivery orders are written by stock users who need not manage shipments:
         # keeping shipments in step with the ref is bookkeeping, not a user action.
         Shipment = self.env["shipment.shipment"].sudo().with_context(active_test=False)
         Connector = self.env["shipment.connector"].sudo()
+        refs_of = {picking.id: split_tracking_refs(picking.carrier_tracking_ref) for picking in self}
+        current = Shipment.search([("picking_id", "in", self.ids)])
+        current.filtered(lambda s: s.tracking_number not in refs_of[s.picking_id.id]).write({"picking_id": False})
+        keys = Counter((picking.company_id.id, ref) for picking in self for ref in refs_of[picking.id])
+        if not keys:
+            return
+        known = defaultdict(Shipment.browse)  # (company id, ref) → its shipments
+        for shipment in Shipment.search([("company_id", "in", list({company for company, _ref in keys})),
+                                         ("tracking_number", "in", list({ref for _company, ref in keys}))]):
+            known[shipment.company_id.id, shipment.tracking_number] |= shipment
+        connectors, to_create = {}, []
         for picking in self:
-            refs = split_tracking_refs(picking.carrier_tracking_ref)
-            current = Shipment.search([("picking_id", "=", picking.id)])
-            current.filtered(lambda s, refs=refs: s.tracking_number not in refs).write({"picking_id": False})
-            if not refs:
+            if not refs_of[picking.id]:
                 continue
-            Shipment.search([("company_id", "=", picking.company_id.id), ("tracking_number", "in", refs),
-                             ("shadow", "=", True), ("picking_id", "!=", picking.id)]).write(
-                {"picking_id": picking.id})
-            # What a shadow connector reported stays beside the live data, never on an order.
-            candidates = Shipment.search([
-                ("company_id", "=", picking.company_id.id), ("tracking_number", "in", refs), ("shadow", "=", False)])
-            connector = Connector._find_for_carrier(picking.carrier_id, picking.company_id)
-            for ref in refs:
-                same_ref = candidates.filtered(lambda s, ref=ref: s.tracking_number == ref)
-                picking._attach_shipment(ref, same_ref, connector)
+            company = picking.company_id
+            if (picking.carrier_id, company) not in connectors:
+                connectors[picking.carrier_id, company] = Connector._find_for_carrier(picking.carrier_id, company)
+            connector = connectors[picking.carrier_id, company]
+            for ref in refs_of[picking.id]:
+                same_ref = known[company.id, ref]
+                # What a shadow connector reported stays beside the live data, never on an order.
+                same_ref.filtered(lambda s, picking=picking: s.shadow and s.picking_id != picking).write(
+                    {"picking_id": picking.id})
+                same_ref = same_ref.filtered(lambda s: not s.shadow)
+                if not same_ref and keys[company.id, ref] == 1:
+                    to_create.append(picking._new_shipment_values(ref, connector))
+                else:
+                    known[company.id, ref] |= picking._attach_shipment(ref, same_ref, connector)
+        if to_create:
+            Shipment.create(to_create)
+
+    def _new_shipment_values(self, ref, connector):
+        self.ensure_one()
+        return {
+            "tracking_number": ref,
+            "company_id": self.company_id.id,
+            "picking_id": self.id,
+            "carrier_id": self.carrier_id.id,
+            "connector_id": connector.id,
+        }
 
     def _attach_shipment(self, ref, same_ref, connector):
         """Link the best shipment for ``ref`` (creating one if none), merging unmatched twins.
 
         :param same_ref: existing shipments of the company with that tracking number.
+        :return: the shipment now linked.
         """
         self.ensure_one()
         carrier = self.carrier_id
@@ -150,12 +183,7 @@ class StockPicking(models.Model):
                 values["connector_id"] = connector.id
             target.write(values)
         else:
-            target = same_ref.create({
-                "tracking_number": ref,
-                "company_id": self.company_id.id,
-                "picking_id": self.id,
-                "carrier_id": carrier.id,
-                "connector_id": connector.id,
-            })
+            target = same_ref.create(self._new_shipment_values(ref, connector))
         # Events that arrived before the ref was known live on unmatched shipments.
         (unmatched - target)._merge_into(target)
+        return target

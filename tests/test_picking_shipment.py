@@ -83,6 +83,48 @@ class TestPickingShipment(ShipmentCommon):
         self.assertEqual(picking.shipment_status, "in_transit")
         self.assertEqual(len(picking.shipment_event_ids), 2)
 
+    def test_many_orders_created_at_once(self):
+        """Orders created in one call (an import) get what orders created one by one get:
+        new refs a shipment each, a known unmatched shipment attached, a ref two of the
+        orders share one shipment (the last order's), and an order without ref none."""
+        Shipment = self.env["shipment.shipment"]
+        generic = self.env["shipment.connector"].create(
+            {"name": "Generic", "connector_type": "generic_json", "mode": "live", "webhook_secret": "whsec_QUFB"})
+        self._ingest([self._event("BATCH-EARLY", "in_transit", -2)], connector=generic)
+        early = Shipment.search([("tracking_number", "=", "BATCH-EARLY")])
+        self.assertEqual(len(early), 1)
+        announced_before = self.env["shipment.outbox"].search([], order="id desc", limit=1).id or 0
+        values = {"partner_id": self.customer.id, "picking_type_id": self.picking_type_out.id,
+                  "location_id": self.stock_location.id, "location_dest_id": self.customer_location.id,
+                  "carrier_id": self.carrier.id}
+        pickings = self.env["stock.picking"].create([
+            dict(values, carrier_tracking_ref="BATCH1"),
+            dict(values, carrier_tracking_ref="BATCH2,BATCH3"),
+            dict(values, carrier_tracking_ref="batch-early"),
+            dict(values, carrier_tracking_ref="SHARED1"),
+            dict(values, carrier_tracking_ref="SHARED1"),
+            dict(values),
+        ])
+        self.assertEqual(pickings[0].shipment_ids.mapped("tracking_number"), ["BATCH1"])
+        self.assertEqual(sorted(pickings[1].shipment_ids.mapped("tracking_number")), ["BATCH2", "BATCH3"])
+        self.assertEqual(pickings[2].shipment_ids, early, "the unmatched shipment is attached, not duplicated")
+        self.assertEqual(early.carrier_id, self.carrier)
+        shared = Shipment.search([("tracking_number", "=", "SHARED1")])
+        self.assertEqual(len(shared), 1, "one live shipment per number and carrier")
+        self.assertEqual(shared.picking_id, pickings[4])
+        self.assertFalse(pickings[5].shipment_ids)
+        self.assertEqual(early.connector_id, generic, "the connector that reported it keeps it")
+        for shipment in pickings.shipment_ids - early:
+            self.assertEqual(shipment.connector_id, self.connector, "the carrier's connector is found")
+        for shipment in pickings.shipment_ids:
+            self.assertEqual(shipment.partner_id, self.customer)
+        created = self.env["shipment.outbox"].search([("event_type", "=", "shipment.created"),
+                                                      ("shipment_id", "in", pickings.shipment_ids.ids),
+                                                      ("id", ">", announced_before)])
+        self.assertEqual(sorted(created.shipment_id.mapped("tracking_number")),
+                         ["BATCH1", "BATCH2", "BATCH3", "SHARED1"],
+                         "consumers hear once of each new shipment (the early one existed already)")
+
     def test_unmatched_merges_into_existing_carrier_shipment(self):
         """Two shipments for one number (one unmatched) merge without duplicating events."""
         Shipment = self.env["shipment.shipment"]
