@@ -170,7 +170,8 @@ class ShipmentApiController(http.Controller):
                              headers={"WWW-Authenticate": 'Bearer realm="shipment-api"'})
         key = match.group(1)
         uid, key_id = self._verify_key(key)
-        user = request.env["res.users"].sudo().browse(uid).exists() if uid else None
+        # The key's check joined its user and required it active: no second read for existence.
+        user = request.env["res.users"].sudo().browse(uid) if uid else None
         # Only service accounts: a person's key (even a global one) does not open this API.
         if not user or not user.is_shipment_api_account or not user.has_group(CONSUMER_GROUP):
             raise ApiProblem("unauthorized", "Unknown, expired or revoked key.",

@@ -58,8 +58,9 @@ class ShipmentTrackingController(http.Controller):
         shipment = self._shipment_by_token(token)
         if not shipment:
             return self._not_found_token()
-        # Three queries in all: the token, everything around the shipment, its events.
-        around = shipment._customer_surroundings()
+        limit = None if show == "all" else CUSTOMER_EVENT_LIMIT
+        # Two queries in all: the token, then everything around the shipment with its events.
+        around = shipment._customer_surroundings(events_limit=limit)
         self._set_lang(lang, customer_lang=around["customer_lang"])
         shipment = shipment.with_context(lang=request.env.lang)  # found before the language was known
         brand = SimpleNamespace(id=around["company_id"], name=around["company_name"],
@@ -67,8 +68,7 @@ class ShipmentTrackingController(http.Controller):
                                 primary_color=around["company_primary_color"],
                                 secondary_color=around["company_secondary_color"])
         tz_name = around["customer_tz"] or around["company_tz"] or "UTC"
-        view = shipment._customer_view_values(tz_name, full=True, around=around,
-                                              limit=None if show == "all" else CUSTOMER_EVENT_LIMIT)
+        view = shipment._customer_view_values(tz_name, full=True, around=around, limit=limit)
         values = self._page_values(brand, view=view, token=token,
                                    all_url=f"/track/{token}?show=all",
                                    pod_url=f"/track/{token}/pod" if view.get("pod_available") else False)

@@ -3,7 +3,7 @@ from datetime import timedelta, timezone
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from ..integration import taxonomy
+from ..integration import canonical, taxonomy
 from ..integration.events import CanonicalEvent
 
 # The fields of an event that shipment state derivation reads.
@@ -261,6 +261,22 @@ class ShipmentEvent(models.Model):
         self.env["shipment.shipment"].browse({row["shipment_id"] for _id, row in inserted}).invalidate_recordset(
             ["event_ids"])
         return inserted
+
+    @api.model
+    def _canonical_rows(self, where):
+        """Rows of :data:`canonical.EVENT_ROW_KEYS` for the events matching ``where`` (an
+        ``SQL`` condition on ``shipment_event``), by shipment and occurrence time.
+
+        Values are what the ORM would give (no coordinates read as 0, as a Float field
+        does); record rules are not applied: callers decide visibility first.
+        """
+        self.flush_model([key for key in canonical.EVENT_ROW_KEYS if key != "id"])
+        columns = SQL(", ").join(
+            SQL("COALESCE(%s, 0) AS %s", SQL.identifier(key), SQL.identifier(key))
+            if key in ("latitude", "longitude") else SQL.identifier(key)
+            for key in canonical.EVENT_ROW_KEYS)
+        return self.env.execute_query_dict(SQL(
+            "SELECT %s FROM shipment_event WHERE %s ORDER BY shipment_id, occurred_at, id", columns, where))
 
     def _notify_created(self):
         """Tell the ORM these (raw-inserted) events exist, so that everything derived from

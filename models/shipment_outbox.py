@@ -168,9 +168,10 @@ class ShipmentOutbox(models.Model):
 
     @api.model
     def _event_documents(self, events):
-        return {event.id: canonical.event_document({
-            key: event.shipment_id.id if key == "shipment_id" else getattr(event, key)
-            for key in canonical.EVENT_ROW_KEYS}) for event in events.sudo()}
+        if not events:
+            return {}
+        return {row["id"]: canonical.event_document(row)
+                for row in self.env["shipment.event"]._canonical_rows(SQL("id = ANY(%s)", events.ids))}
 
     @api.model
     def _emit_created(self, shipments):

@@ -28,6 +28,12 @@ PROCESSOR_FIELDS = frozenset({
 })
 
 
+def carrier_tracking_url(template, tracking_number):
+    """The carrier's public tracking page of ``tracking_number`` (Odoo's placeholder in a
+    delivery method's tracking link), or False."""
+    return template.replace("<shipmenttrackingnumber>", tracking_number) if template and tracking_number else False
+
+
 class ShipmentShipment(models.Model):
     """The canonical shipment: one tracking number at one carrier.
 
@@ -251,10 +257,8 @@ class ShipmentShipment(models.Model):
         for shipment in self:
             # The carrier's public tracking page: shipment users need no stock rights to see
             # it, and delivery methods are readable by stock users only.
-            template = shipment.carrier_id.sudo().tracking_url
-            shipment.tracking_url = (
-                template.replace("<shipmenttrackingnumber>", shipment.tracking_number)
-                if template and shipment.tracking_number else False)
+            shipment.tracking_url = carrier_tracking_url(shipment.carrier_id.sudo().tracking_url,
+                                                         shipment.tracking_number)
 
     @api.model
     def _read_group_expand_status(self, statuses, domain):

@@ -1,7 +1,7 @@
 """What customers see of a shipment: portal access, the public tracking page and its data."""
 
 import uuid
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import babel.dates
 import pytz
@@ -17,6 +17,16 @@ from .shipment_shipment import _aware
 # Events shown on a customer page before "show all": long histories stay readable,
 # and the page stays cheap.
 CUSTOMER_EVENT_LIMIT = 20
+# The columns of an event as customer pages show it (see _customer_events).
+CUSTOMER_EVENT_COLUMNS = "milestone, occurred_at, utc_offset, city, region, postcode, country_code, description"
+
+
+def _customer_event_filter():
+    """The events a customer sees: actual ones, unmapped codes only with the carrier's words."""
+    return SQL("event_class = %s AND (milestone <> %s OR COALESCE(description, '') <> '')",
+               taxonomy.ACTUAL, taxonomy.UNKNOWN)
+
+
 # What customer pages read of a shipment (see ShipmentShipment._customer_prefetch).
 CUSTOMER_SHIPMENT_FIELDS = [
     "tracking_number", "status", "company_id", "carrier_id", "picking_id", "partner_id", "access_token",
@@ -104,27 +114,38 @@ class ShipmentShipment(models.Model):
         self.env["shipment.event"].flush_model()
         rows = self.env.execute_query_dict(SQL(
             """
-            SELECT milestone, occurred_at, utc_offset, city, region, postcode, country_code, description,
-                   count(*) OVER () AS total
+            SELECT %s, count(*) OVER () AS total
               FROM shipment_event
-             WHERE shipment_id = %(id)s AND event_class = %(actual)s
-               AND (milestone <> %(unknown)s OR COALESCE(description, '') <> '')
+             WHERE shipment_id = %s AND %s
              ORDER BY occurred_at DESC, id DESC
-             LIMIT %(limit)s
-            """, id=self.id, actual=taxonomy.ACTUAL, unknown=taxonomy.UNKNOWN, limit=limit))
+             LIMIT %s
+            """, SQL(CUSTOMER_EVENT_COLUMNS), self.id, _customer_event_filter(), limit))
         return rows, rows[0]["total"] if rows else 0
 
-    def _customer_surroundings(self):
+    def _customer_surroundings(self, events_limit=False):
         """What a customer page shows around the shipment, in one query: carrier, order,
         delivery address, the latest event's reason and the milestones reached.
 
         The ORM would read each of these records whole, one table after the other; the
         public tracking page is meant to cost less than Odoo's own login page.
 
+        :param events_limit: unless ``False``, the same query also reads the events a
+            customer sees (see :meth:`_customer_events`; ``None`` for all of them) into
+            ``events`` and ``events_total``: one statement fewer for the tracking page.
         :rtype: dict
         """
         self.ensure_one()
         self.env.flush_all()
+        with_events = events_limit is not False
+        events = SQL(
+            """,
+                   (SELECT COALESCE(json_agg(shown), '[]') FROM (
+                        SELECT %(columns)s FROM shipment_event
+                         WHERE shipment_id = s.id AND %(shown)s
+                         ORDER BY occurred_at DESC, id DESC LIMIT %(limit)s) shown) AS events,
+                   (SELECT count(*) FROM shipment_event WHERE shipment_id = s.id AND %(shown)s) AS events_total
+            """, columns=SQL(CUSTOMER_EVENT_COLUMNS), shown=_customer_event_filter(),
+            limit=events_limit) if with_events else SQL()
         row = self.env.execute_query_dict(SQL(
             """
             SELECT c.name AS carrier_names, c.tracking_url AS carrier_tracking_url,
@@ -138,6 +159,7 @@ class ShipmentShipment(models.Model):
                    company.primary_color AS company_primary_color,
                    company.secondary_color AS company_secondary_color,
                    cp.email AS company_email, cp.phone AS company_phone, cp.tz AS company_tz
+                   %(events)s
               FROM shipment_shipment s
               JOIN res_company company ON company.id = s.company_id
               JOIN res_partner cp ON cp.id = company.partner_id
@@ -149,7 +171,12 @@ class ShipmentShipment(models.Model):
               LEFT JOIN res_country co ON co.id = a.country_id
               LEFT JOIN shipment_event le ON le.id = s.last_event_id
              WHERE s.id = %(id)s
-            """, actual=taxonomy.ACTUAL, id=self.id))[0]
+            """, actual=taxonomy.ACTUAL, id=self.id, events=events))[0]
+        if with_events:
+            row["events_limit"] = events_limit
+            # json_agg writes timestamps as ISO text; the timeline formats datetimes.
+            for event in row["events"]:
+                event["occurred_at"] = datetime.fromisoformat(event["occurred_at"])
         return row
 
     def _customer_translated(self, translations):
@@ -240,7 +267,10 @@ class ShipmentShipment(models.Model):
         source = customer_texts.SOURCE_LABELS.get(expectation.source)
 
         progress = self._customer_progress(around["milestones"])
-        events, total = self._customer_events(limit=limit)
+        if "events" in around and around["events_limit"] == limit:
+            events, total = around["events"], around["events_total"]
+        else:
+            events, total = self._customer_events(limit=limit)
         labels = {}
         timeline = []
         for event in events:
