@@ -371,6 +371,40 @@ class ShipmentConnector(models.Model):
             return Shipment.search_count(domain)
         return Shipment.search(domain, order="last_polled_at asc nulls first, id")
 
+    def _poll_adopt_live_shipments(self, now):
+        """A shadow connector follows the open live shipments of its carriers.
+
+        Trialling a partner that is only polled means asking it about the shipments the
+        live partner follows. Each one gets its shadow twin here (on the same delivery
+        order, see ``shipment.shipment._find_or_create_for_events``), which is polled
+        like any shipment of this connector: the live shipment itself is never stamped,
+        so the live connector's schedule is left alone.
+
+        :return: the number of twins created.
+        """
+        self.ensure_one()
+        if self.mode != "shadow" or not self.carrier_ids:
+            return 0
+        Shipment = self.env["shipment.shipment"]
+        live = Shipment.search_fetch([
+            ("company_id", "=", self.company_id.id),
+            ("carrier_id", "in", self.carrier_ids.ids),
+            ("shadow", "=", False),
+            ("is_terminal", "=", False),
+            ("create_date", ">=", now - timedelta(days=self.poll_max_age_days)),
+        ], ["tracking_number"])
+        numbers = set(live.mapped("tracking_number"))
+        if not numbers:
+            return 0
+        twins = Shipment.with_context(active_test=False).search_fetch([
+            ("connector_id", "=", self.id), ("shadow", "=", True), ("tracking_number", "in", list(numbers))],
+            ["tracking_number"])
+        missing = numbers - set(twins.mapped("tracking_number"))
+        if missing:
+            # Bookkeeping of the poll run, which "Poll now" also starts for connector editors.
+            Shipment.sudo()._find_or_create_for_events(sorted(missing), connector=self)
+        return len(missing)
+
     def _poll_stop_old_shipments(self, now):
         """Mark open shipments older than the maximum age as no longer updated."""
         self.ensure_one()
@@ -403,7 +437,7 @@ class ShipmentConnector(models.Model):
         self.ensure_one()
         now = fields.Datetime.now()
         result = {"polled": 0, "requests": 0, "messages": 0, "left": 0, "error": False,
-                  "stopped": self._poll_stop_old_shipments(now)}
+                  "stopped": self._poll_stop_old_shipments(now), "adopted": self._poll_adopt_live_shipments(now)}
         shipments = self._poll_due_shipments(now)
         result["left"] = len(shipments)
         if self.poll_not_before and self.poll_not_before > now:

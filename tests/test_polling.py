@@ -421,6 +421,42 @@ class TestPolling(TransactionCase):
         self.assertFalse(young.polling_stopped or delivered.polling_stopped)
         self.assertFalse(delivered.last_polled_at)
 
+    def test_a_shadow_connector_polls_the_live_shipments_of_its_carriers(self):
+        """Trialling a polled-only partner: the shadow connector asks it about the live
+        connector's open shipments of the same carrier, through shadow twins; the live
+        shipments keep their own schedule and nothing the shadow partner says reaches them."""
+        carrier = self.env["delivery.carrier"].create({
+            "name": "Shadow trial carrier", "delivery_type": "fixed",
+            "product_id": self.env["product.product"].create({"name": "Shadow trial", "type": "service"}).id})
+        live = self._connector("seventeentrack", carrier_ids=[(6, 0, carrier.ids)])
+        trial = self._connector("aftership", mode="shadow", carrier_ids=[(6, 0, carrier.ids)])
+        live.poll_enabled = False  # only the trial polls here: its partner is the one on trial
+        followed = self._shipments(live, 3, prefix="SHTRIAL")
+        followed.carrier_id = carrier
+        other_carrier = self._shipments(live, 1, prefix="SHOTHER")
+        store_events(self.env, [self._delivered(followed[2].tracking_number)], connector=live)
+
+        self._poll()
+        open_numbers = sorted(followed[:2].mapped("tracking_number"))
+        self.assertEqual(sorted(self._numbers_asked(AFTERSHIP_PREFIX)), open_numbers,
+                         "open live shipments of the trial's carrier only")
+        twins = self.env["shipment.shipment"].search([("connector_id", "=", trial.id)])
+        self.assertEqual(sorted(twins.mapped("tracking_number")), open_numbers)
+        self.assertTrue(all(twins.mapped("shadow")))
+        self.assertTrue(all(twins.mapped("last_polled_at")))
+        self.assertFalse(any(followed.mapped("last_polled_at")), "the live schedule is left alone")
+        self.assertFalse(other_carrier.last_polled_at)
+
+        self.env["shipment.inbox"]._cron_process_inbox()
+        self.assertEqual(set(twins.mapped("status")), {"in_transit"})
+        self.assertEqual(set(followed[:2].mapped("status")), {"pending"}, "live shipments unchanged")
+
+        # Polled within the interval, twins known: the next run creates and asks nothing.
+        calls = len(self.fake.requests)
+        self._poll()
+        self.assertEqual(len(self.fake.requests), calls)
+        self.assertEqual(self.env["shipment.shipment"].search_count([("connector_id", "=", trial.id)]), 2)
+
     def _delivered(self, number):
         return CanonicalEvent(tracking_number=number, milestone="delivered",
                               occurred_at=datetime(2025, 7, 2, 12, 0, tzinfo=timezone.utc), carrier="ups")
