@@ -74,8 +74,14 @@ def cron_worker_pids(server_pid):
     return pids
 
 
-def send_all(jobs, numbers, url, signer, rate, senders=16):
-    """Paced, retrying senders: returns ``{tracking number: final status or error}`` and the retry count."""
+def send_all(jobs, numbers, url, signer, rate, senders=16, retries=RETRIES, first_answers=None):
+    """Paced, retrying senders: returns ``{tracking number: final status or error}`` and the retry count.
+
+    A request not answered 200 or 202 is sent again, up to ``retries`` times, after a
+    growing pause (capped at 2 s), as partners retry any non-2xx delivery (a server
+    whose database is down answers 404, see the PostgreSQL drill); ``first_answers``, a
+    Counter when given, collects what each attempt got, for the drills' reports.
+    """
     import requests
 
     outcome, lock = {}, threading.Lock()
@@ -95,17 +101,20 @@ def send_all(jobs, numbers, url, signer, rate, senders=16):
                 if delay > 0:
                     time.sleep(delay)
                 status = None
-                for attempt in range(RETRIES):
+                for attempt in range(retries):
                     try:
                         response = session.post(url, data=update.body, headers=signer.headers(update), timeout=30)
                         status = response.status_code
                     except requests.RequestException as exc:
                         status = exc.__class__.__name__
+                    if first_answers is not None:
+                        with lock:
+                            first_answers[status] += 1
                     if status in (200, 202):
                         break
                     with lock:
                         retried[0] += 1
-                    time.sleep(0.5 * (attempt + 1))
+                    time.sleep(min(2.0, 0.5 * (attempt + 1)))
                 with lock:
                     outcome[numbers[index]] = status
 

@@ -10,7 +10,6 @@ from odoo.http import request
 
 from ..integration import secretbox, signatures
 from ..integration.adapters import get_adapter
-from ..integration.ratelimit import webhook_bucket
 from ..integration.rejections import REJECTION_REASONS
 
 _logger = logging.getLogger(__name__)
@@ -115,8 +114,10 @@ class ShipmentWebhookController(http.Controller):
             return self._reject(connector, 403, "source_not_allowed", "Source address not allowed.",
                                 correlation_id)
         if route.rate_limit_per_minute > 0:
-            wait = webhook_bucket(request.env.cr.dbname, route.connector_id,
-                                  route.rate_limit_per_minute).acquire(blocking=False)
+            # One bucket in the database for every worker and server; the bucket is the
+            # system's bookkeeping, read and written for a public route.
+            wait = request.env["shipment.webhook.rate"].sudo()._take(route.connector_id,
+                                                                      route.rate_limit_per_minute)
             if wait > 0:
                 return self._reject(connector, 429, "rate_limited", "Too many requests.", correlation_id,
                                     extra_headers=[("Retry-After", str(max(1, math.ceil(wait))))])

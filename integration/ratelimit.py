@@ -1,25 +1,22 @@
 """Rate limits: how many calls may go out, or come in, per second.
 
 :class:`TokenBucket` paces our own calls to a partner within one process.
-:class:`SharedTokenBucket` limits the webhooks a connector may send us across all the
-worker processes of a server: its state is a small file under ``flock``, no database
-round trip. :func:`webhook_bucket` is the one the webhook route uses per connector.
-Nothing here imports Odoo.
+:class:`SharedTokenBucket` limits calls across all the worker processes of one host: its
+state is a small file under ``flock``, no database round trip (the REST API's per-key
+limit). The webhook limit of a connector holds across hosts too, so it lives in the
+database (``shipment.webhook.rate``). Nothing here imports Odoo.
 """
 
 import contextlib
 import fcntl
-import logging
 import math
 import os
-import re
 import stat
 import struct
 import tempfile
 import threading
 import time
 
-_logger = logging.getLogger(__name__)
 
 class TokenBucket:
     """Client-side rate limiter: ``rate`` tokens per second, at most ``burst`` saved.
@@ -155,13 +152,7 @@ class SharedTokenBucket:
             self._fd = None
 
 
-# ----------------------------------------------------------------------------- webhooks per connector
-
-# One bucket per database and connector in each process, over one shared file per host.
-_BUCKETS = {}
-_BUCKETS_LOCK = threading.Lock()
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
-
+# ----------------------------------------------------------------------------- state files
 
 def bucket_directory():
     """A private directory in the host's temporary space, created on first use.
@@ -180,31 +171,3 @@ def bucket_directory():
         if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
             raise PermissionError(f"{directory} is not private to this user")
     return path
-
-
-def bucket_path(dbname, connector_id):
-    """The state file of one connector's webhook limit."""
-    return os.path.join(bucket_directory(), f"{_UNSAFE_NAME.sub('_', dbname)}-{int(connector_id)}.bucket")
-
-
-def webhook_bucket(dbname, connector_id, per_minute):
-    """The bucket limiting ``connector_id``'s webhooks to ``per_minute``, a sixth back to back.
-
-    Shared by the processes of this host through its file; should the file be unusable,
-    a bucket per process takes over (with N workers, up to N times the limit) and a
-    warning says so.
-    """
-    rate, burst = per_minute / 60.0, max(1, per_minute // 6)
-    key = (dbname, connector_id)
-    with _BUCKETS_LOCK:
-        bucket = _BUCKETS.get(key)
-        if bucket is None or bucket.rate != rate or bucket.burst != burst:
-            if isinstance(bucket, SharedTokenBucket):
-                bucket.close()
-            try:
-                bucket = SharedTokenBucket(bucket_path(dbname, connector_id), rate, burst=burst)
-            except OSError as exc:
-                _logger.warning("webhook rate limit of connector %s kept per worker process: %s", connector_id, exc)
-                bucket = TokenBucket(rate, burst=burst)
-            _BUCKETS[key] = bucket
-        return bucket

@@ -13,6 +13,7 @@ from . import shipment_event
 from . import shipment_inbox
 from . import shipment_inbox_processor
 from . import shipment_webhook_rejection
+from . import shipment_webhook_rate
 
 # customers: the public tracking page's lookup budget
 from . import shipment_track_throttle

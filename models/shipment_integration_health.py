@@ -71,11 +71,15 @@ class ShipmentIntegrationHealth(models.AbstractModel):
         return self.env.cr.fetchall()
 
     def _fill_inbox(self, rows, ids, since, now):
-        for (cid, last_at, received, failed, dead, pending, oldest, p50, p95) in self._query(SQL(
+        # Pending messages from the maintained counts, the figure the scrape and the alert
+        # rules read too.
+        pending_counts = {cid: count for cid, _state, count
+                          in self.env["shipment.inbox"]._state_counts(ids, ["pending"])}
+        for (cid, last_at, received, failed, dead, oldest, p50, p95) in self._query(SQL(
             """
             SELECT c.id, last.received_at,
                    COALESCE(period.received, 0), COALESCE(period.failed, 0), COALESCE(period.dead, 0),
-                   COALESCE(queue.pending, 0), queue.oldest, period.p50, period.p95
+                   queue.oldest, period.p50, period.p95
               FROM unnest(%(ids)s::int[]) AS c(id)
               LEFT JOIN LATERAL (SELECT received_at FROM shipment_inbox i WHERE i.connector_id = c.id
                                   ORDER BY received_at DESC LIMIT 1) last ON true
@@ -90,10 +94,11 @@ class ShipmentIntegrationHealth(models.AbstractModel):
                      FROM shipment_inbox i
                     WHERE i.connector_id = c.id AND i.received_at >= %(since)s) period ON true
               LEFT JOIN LATERAL (
-                   SELECT count(*) AS pending, min(received_at) AS oldest
+                   SELECT min(received_at) AS oldest
                      FROM shipment_inbox i WHERE i.connector_id = c.id AND i.state = 'pending') queue ON true
             """, ids=ids, since=since)):
             row = rows[cid]
+            pending = pending_counts.get(cid, 0)
             row.update({
                 "last_message_at": fields.Datetime.to_string(last_at) if last_at else False,
                 "received": received, "failed": failed, "dead": dead, "pending": pending,

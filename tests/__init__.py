@@ -31,6 +31,7 @@ from . import test_operations_metrics
 from . import test_neutralize
 from . import test_alert_rules
 from . import test_integration_health
+from . import test_inbox_state_counts
 from . import test_correlation_story
 from . import test_outbox_emission
 from . import test_outbox_webhooks

@@ -6,10 +6,8 @@ RSA key pair for ShipEngine), posted over real HTTP.
 """
 
 import base64
-import contextlib
 import json
 import logging
-import os
 import threading
 import time
 from contextlib import contextmanager
@@ -21,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from odoo import SUPERUSER_ID, api
 from odoo.tests import HttpCase, TransactionCase
 
-from ..integration import partners, ratelimit, signatures
+from ..integration import partners, signatures
 from ..models.shipment_connector_secrets import secret_box
 from ..tools import shipengine_signing
 
@@ -146,11 +144,6 @@ class WebhookHttpCase(HttpCase, ConnectorFactory):
             for code in PARTNER_TYPES
         }
         cls.all_connectors = list(cls.generic.values()) + list(cls.partners.values())
-
-    def setUp(self):
-        super().setUp()
-        for connector in self.all_connectors:
-            forget_bucket(self.env.cr.dbname, connector.id)
 
     # -------------------------------------------------------------- requests and lookups
 
@@ -313,19 +306,6 @@ class LogCapture(logging.Handler):
             logger.removeHandler(self)
             logger.setLevel(level)
             logger.propagate = propagate
-
-
-def forget_bucket(dbname, connector_id):
-    """Start a connector's webhook limit afresh, in this process and in the shared state:
-    the budget outlives a test's transaction."""
-    with ratelimit._BUCKETS_LOCK:
-        bucket = ratelimit._BUCKETS.pop((dbname, connector_id), None)
-    if isinstance(bucket, ratelimit.SharedTokenBucket):
-        bucket.reset()
-        bucket.close()
-    else:
-        with contextlib.suppress(OSError):
-            os.unlink(ratelimit.bucket_path(dbname, connector_id))
 
 
 def current_keys():

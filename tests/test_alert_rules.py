@@ -1,6 +1,7 @@
 """Alert rules evaluated on real inbox figures, at frozen times."""
 
 from datetime import datetime, timedelta
+from unittest.mock import patch
 
 from odoo.tests import TransactionCase, freeze_time, new_test_user, tagged
 from odoo.tools import mute_logger
@@ -209,3 +210,41 @@ class TestAlertRules(TransactionCase):
             rules._evaluate(now=MONDAY_9)
         self.assertEqual(self.incidents(low, "firing").fire_value, 3)
         self.assertFalse(self.incidents(high))
+
+    def test_rules_of_one_figure_and_window_share_one_query_whatever_their_scope(self):
+        everyone = self.rule(metric="ingest_lag_p95", threshold=100, window_minutes=60, connector_id=False)
+        one = self.rule(metric="ingest_lag_p95", threshold=10, window_minutes=60)
+        other = self.rule(metric="ingest_lag_p95", threshold=10, window_minutes=60, connector_id=self.quiet.id)
+        longer = self.rule(metric="ingest_lag_p95", threshold=10, window_minutes=600, connector_id=False)
+        backlog = self.rule(metric="pending_backlog", threshold=1, connector_id=False)
+        self.message(state="done", received=MONDAY_9 - timedelta(minutes=30), lag_seconds=50)
+        self.message(connector=self.quiet, state="done", received=MONDAY_9 - timedelta(minutes=300),
+                     lag_seconds=500)
+        self.message(connector=self.quiet)
+        self.message(connector=self.quiet)
+        statements = []
+        cursor = self.env.cr
+        execute = cursor.execute
+
+        def spy(query, params=None, log_exceptions=True):
+            statements.append(str(query))
+            return execute(query, params, log_exceptions)
+
+        with patch.object(cursor, "execute", spy), mute_logger(RULE_LOGGER):
+            (everyone | one | other | longer | backlog)._evaluate(now=MONDAY_9)
+        lag_queries = [query for query in statements if "percentile_cont" in query]
+        self.assertEqual(len(lag_queries), 2, "one lag query per window, not one per rule or scope")
+        # Each rule still judges its own connectors, with the figure of its own window
+        # (other connectors of the company, from demo data, are not this test's).
+        ours = self.connector | self.quiet
+
+        def firing(rule):
+            return self.incidents(rule, "firing").filtered(lambda incident: incident.connector_id in ours)
+
+        self.assertFalse(firing(everyone))
+        self.assertEqual(firing(one).fire_value, 50)
+        self.assertFalse(firing(other), "the quiet partner's message is outside one hour")
+        self.assertEqual(sorted(firing(longer).mapped("fire_value")), [50, 500])
+        self.assertEqual(firing(longer).connector_id, ours)
+        self.assertEqual(firing(backlog).connector_id, self.quiet)
+        self.assertEqual(firing(backlog).fire_value, 2)

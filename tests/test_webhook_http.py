@@ -1,14 +1,12 @@
 """The webhook route through Odoo's real HTTP stack: every scheme, every refusal."""
 
 import json
-import os
+import math
 import random
 import secrets as token_generator
-import tempfile
 import threading
 import time
 from datetime import timedelta
-from unittest.mock import patch
 
 import requests
 
@@ -19,8 +17,7 @@ from odoo.tests.common import TEST_CURSOR_COOKIE_NAME
 from odoo.tools import mute_logger
 
 from ..controllers import webhook as webhook_controller
-from ..integration import ratelimit, signatures
-from ..integration.ratelimit import SharedTokenBucket, TokenBucket
+from ..integration import signatures
 from ..integration.redaction import REDACTED
 from .http_common import (
     GENERIC_SCHEMES,
@@ -30,7 +27,6 @@ from .http_common import (
     WebhookHttpCase,
     dump,
     fixture_json,
-    forget_bucket,
     sample_body,
     sign_for,
 )
@@ -270,30 +266,20 @@ class TestWebhookHttp(WebhookHttpCase):
         other.rate_limit_per_minute = 6
         self.assertEqual(self.post_signed(other, b'{"rate": 1}').status_code, 202)
 
-    def test_rate_limit_is_one_budget_for_every_worker_process(self):
+    def test_rate_limit_budget_lives_in_the_database_for_every_worker_and_server(self):
         connector = self.generic["hmac_sha256_hex"]
         connector.rate_limit_per_minute = 6
         self.assertEqual(self.post_signed(connector, b'{"shared": 1}').status_code, 202)
-        # What another prefork worker opens: the same state file, its own descriptor.
-        path = ratelimit.bucket_path(self.env.cr.dbname, connector.id)
-        other_worker = SharedTokenBucket(path, rate=6 / 60.0, burst=1)
-        self.addCleanup(other_worker.close)
-        self.assertGreater(other_worker.acquire(), 5, "the token this worker took is gone for the others")
-        other_worker.reset()
-        self.assertEqual(self.post_signed(connector, b'{"shared": 2}').status_code, 202,
-                         "and one they give back is there for this worker")
-        self.assertEqual(os.stat(os.path.dirname(path)).st_mode & 0o777, 0o700)
-
-    def test_rate_limit_falls_back_per_process_when_the_directory_is_not_private(self):
-        with tempfile.TemporaryDirectory() as scratch, patch.object(tempfile, "tempdir", scratch):
-            os.mkdir(os.path.join(scratch, f"shipment_visibility-{os.getuid()}"), 0o755)
-            os.chmod(os.path.join(scratch, f"shipment_visibility-{os.getuid()}"), 0o755)
-            with self.assertLogs("odoo.addons.shipment_visibility.integration.ratelimit", "WARNING") as logs:
-                bucket = ratelimit.webhook_bucket("fallback_db", 424242, 60)
-            self.addCleanup(forget_bucket, "fallback_db", 424242)
-        self.assertIsInstance(bucket, TokenBucket)
-        self.assertIn("kept per worker process", logs.output[0])
-        self.assertEqual(bucket.acquire(blocking=False), 0.0)
+        # What any other worker or server reads: the bucket's row, one token spent.
+        bucket = self.env["shipment.webhook.rate"].search([("connector_id", "=", connector.id)])
+        self.assertEqual(len(bucket), 1)
+        self.assertLess(bucket.tokens, 1)
+        self.assertGreater(self.env["shipment.webhook.rate"]._take(connector.id, 6), 5,
+                           "the token this request took is gone for the others")
+        # A token another server gives back (or the refill) is there for this one.
+        self.env.cr.execute("UPDATE shipment_webhook_rate SET tokens = 1 WHERE connector_id = %s", [connector.id])
+        self.assertEqual(self.post_signed(connector, b'{"shared": 2}').status_code, 202)
+        self.assertEqual(self.post_signed(connector, b'{"shared": 3}').status_code, 429)
 
     def test_source_outside_the_allowlist_is_forbidden(self):
         connector = self.generic["hmac_sha256_hex"]
@@ -644,3 +630,29 @@ class TestRejectionCounterConcurrency(RealCursorCase):
         with self.real_env() as env:
             counter = env["shipment.webhook.rejection"].search([("connector_id", "=", connector_id)])
             self.assertEqual(counter.mapped("count"), [threads_count * rounds])
+
+
+@tagged("post_install", "-at_install")
+class TestWebhookRateLimitConcurrency(RealCursorCase):
+    """One connector's limit taken from many connections at once, as several servers do."""
+
+    def test_connections_in_parallel_share_one_exact_budget(self):
+        connector_id = self.commit_connector(f"Rate {token_generator.token_hex(4)}")
+        per_minute, threads_count, rounds = 600, 6, 30  # a burst of 100, then 10 a second
+        started = time.monotonic()
+
+        def take(_index, env):
+            return sum(env["shipment.webhook.rate"]._take(connector_id, per_minute) == 0.0 for _ in range(rounds))
+
+        outcomes = self.run_in_threads(threads_count, take)
+        elapsed = time.monotonic() - started
+        self.assertEqual([exc for _taken, exc in outcomes], [None] * threads_count,
+                         "no serialization error, no replay")
+        taken = sum(count for count, _exc in outcomes)
+        # 180 tries: the burst, plus what the bucket refilled while they ran, no more.
+        self.assertGreaterEqual(taken, 100)
+        self.assertLessEqual(taken, 100 + math.ceil(elapsed * per_minute / 60))
+        with self.real_env() as env:
+            bucket = env["shipment.webhook.rate"].search([("connector_id", "=", connector_id)])
+            self.assertEqual(len(bucket), 1)
+            self.assertLess(bucket.tokens, 1 + elapsed * per_minute / 60)
