@@ -8,6 +8,7 @@
     "author": "Shipment Visibility contributors",
     "license": "LGPL-3",
     "application": True,
+    "uninstall_hook": "uninstall_hook",
     "installable": True,
     "depends": ["stock_delivery", "mail", "portal", "sale_stock"],
     "external_dependencies": {"python": ["requests", "cryptography", "jsonschema", "pika", "prometheus_client"]},

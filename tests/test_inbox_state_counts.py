@@ -99,6 +99,22 @@ class TestInboxStateCounts(TransactionCase):
             raise RuntimeError("abandon the intake")
         self.assertExact({(self.first.id, "pending"): 2})
 
+    def test_uninstall_leaves_no_counter_behind(self):
+        """The counters live outside the models' tables: the uninstall hook removes them."""
+        from .. import uninstall_hook
+
+        def leftovers():
+            self.env.cr.execute("""
+                SELECT (SELECT count(*) FROM pg_class WHERE relname = 'shipment_inbox_state_count'),
+                       (SELECT count(*) FROM pg_proc WHERE proname = 'shipment_inbox_state_count_delta'),
+                       (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'shipment_inbox_state_count_%%')
+            """)
+            return self.env.cr.fetchone()
+
+        self.assertEqual(leftovers(), (1, 1, 4))
+        uninstall_hook(self.env)  # DDL is transactional: the test's rollback restores them
+        self.assertEqual(leftovers(), (0, 0, 0))
+
 
 @tagged("post_install", "-at_install")
 class TestInboxStateCountsConcurrency(RealCursorCase):
