@@ -106,6 +106,63 @@ class ShipmentShipment(models.Model):
             else:
                 shipment.sla_result = "met" if shipment.delivered_at <= deadline else "missed"
 
+    @api.model
+    def _recompute_sla_results(self, companies=None):
+        """Recompute ``sla_deadline`` and ``sla_result`` of every shipment of ``companies`` in one statement.
+
+        Called when an SLA policy changes: a stored compute cannot depend on records
+        it is not linked to, and the ORM would load every shipment of the company. The
+        policy match is the report's (:meth:`shipment.sla.policy._policy_match_sql`),
+        the same rule as :meth:`_compute_sla_result`; only rows whose values change are
+        written.
+
+        :param companies: ``res.company`` records; None: every company.
+        :return: number of shipments whose SLA deadline or result changed.
+        """
+        self.env.flush_all()
+        Policy = self.env["shipment.sla.policy"]
+        company_filter = SQL("s.company_id = ANY(%s)", companies.ids) if companies is not None else SQL("TRUE")
+        rows = self.env.execute_query(SQL(
+            """
+            WITH sla_policy AS MATERIALIZED (%(policies)s),
+                 carrier_service AS MATERIALIZED (%(services)s),
+                 deadline AS (
+                     SELECT s.id,
+                            CASE WHEN pol.transit_hours > 0
+                                 THEN s.shipped_at + pol.transit_hours * INTERVAL '1 hour'
+                                 ELSE s.promised_date
+                            END AS sla_deadline
+                       FROM shipment_shipment s
+                       LEFT JOIN res_partner partner ON partner.id = s.partner_id
+                       LEFT JOIN carrier_service service ON service.carrier_id = s.carrier_id
+                       %(policy)s
+                      WHERE %(company_filter)s
+                 ),
+                 result AS (
+                     SELECT deadline.id, deadline.sla_deadline,
+                            CASE WHEN deadline.sla_deadline IS NULL THEN 'no_target'
+                                 WHEN s.delivered_at IS NULL THEN 'pending'
+                                 WHEN s.delivered_at <= deadline.sla_deadline THEN 'met'
+                                 ELSE 'missed'
+                            END AS sla_result
+                       FROM deadline JOIN shipment_shipment s ON s.id = deadline.id
+                 )
+            UPDATE shipment_shipment s
+               SET sla_deadline = result.sla_deadline, sla_result = result.sla_result
+              FROM result
+             WHERE s.id = result.id
+               AND (s.sla_deadline IS DISTINCT FROM result.sla_deadline
+                    OR s.sla_result IS DISTINCT FROM result.sla_result)
+         RETURNING s.id
+            """,
+            policies=Policy._policy_candidates_sql(), services=Policy._carrier_service_keys_sql(),
+            policy=Policy._policy_match_sql(SQL("sla_policy"), SQL("s"), SQL("service"), SQL("partner")),
+            company_filter=company_filter))
+        changed = self.browse(row[0] for row in rows)
+        self.invalidate_model(["sla_deadline", "sla_result"], flush=False)
+        changed.modified(["sla_deadline", "sla_result"])
+        return len(changed)
+
     # ------------------------------------------------------------------ #
     # PREDICTION
     # ------------------------------------------------------------------ #

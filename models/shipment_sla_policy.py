@@ -9,6 +9,9 @@ PolicyRule = namedtuple("PolicyRule", "id connector_id carrier_id service_key co
 # normalized names). Predictions and the SLA result run for every batch of events; the
 # policies behind them change a few times a year, so one query checks the stamp.
 _RULES_CACHE = {}
+#: Fields deciding which shipments a policy applies to and their SLA deadline.
+MATCH_FIELDS = frozenset({"active", "sequence", "company_id", "connector_id", "carrier_id", "service_level",
+                          "country_ids", "transit_hours"})
 
 
 class ShipmentSlaPolicy(models.Model):
@@ -88,6 +91,51 @@ class ShipmentSlaPolicy(models.Model):
             if policy.country_ids:
                 parts.append(self.env._("Country"))
             policy.specificity = " + ".join(parts) or self.env._("Generic")
+
+    # ------------------------------------------------------------------ #
+    # CRUD
+    # ------------------------------------------------------------------ #
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        policies = super().create(vals_list)
+        policies._recompute_sla_results(self.env["res.company"])
+        return policies
+
+    def write(self, vals):
+        if not MATCH_FIELDS.intersection(vals):
+            return super().write(vals)
+        before = self._sla_companies()
+        result = super().write(vals)
+        self._recompute_sla_results(before)
+        return result
+
+    def unlink(self):
+        companies = self._sla_companies()
+        result = super().unlink()
+        self.browse()._recompute_sla_results(companies)
+        return result
+
+    def _sla_companies(self):
+        """Companies whose shipments these policies can apply to: None means every company."""
+        if not self or any(not policy.company_id for policy in self):
+            return None if self else self.env["res.company"]
+        return self.company_id
+
+    def _recompute_sla_results(self, companies=None):
+        """Shipments' SLA deadline and result follow the policies: nothing else links them.
+
+        :param companies: companies concerned besides those of ``self`` (before a change);
+            None: every company.
+        """
+        mine = self._sla_companies()
+        if companies is None or mine is None:
+            scope = None
+        else:
+            scope = companies | mine
+            if not scope:
+                return
+        self.env["shipment.shipment"].sudo()._recompute_sla_results(scope)  # every shipment, whoever edits
 
     # ------------------------------------------------------------------ #
     # BUSINESS METHODS
