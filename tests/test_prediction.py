@@ -81,7 +81,9 @@ class TestTransitPrediction(ShipmentCommon):
         self._learn()
         shipment = self._new_shipment()
         shipment._update_predictions(now=FRIDAY)
-        # Lane: median 2 business days after Friday → Tuesday; 80% window Monday – Friday.
+        # Lane: median 2 business days after Friday → Tuesday. 80% window, each day's share spread
+        # over the day: 10% falls at 0 + 0.1 / 0.2 = 0.5, half of day 1 is after it (a tie keeps the
+        # day): Monday; 90% falls at 4 + (0.9 - 0.8) / 0.2 = 4.5, half of day 5: Friday.
         self.assertEqual(shipment.prediction_source, "lane")
         self.assertEqual(shipment.predicted_delivery, date(2026, 11, 24))
         self.assertEqual((shipment.predicted_window_start, shipment.predicted_window_end),

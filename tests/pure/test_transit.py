@@ -131,14 +131,44 @@ def test_json_round_trip():
     assert (again.delivered, again.censored) == (10, 1)
 
 
+def test_fractional_quantiles_interpolate_within_the_delivery_day():
+    dist = transit.learn(TEN)
+    # F(0) = 0, F(1) = 0.1, F(2) = 0.4, F(3) = 0.8, F(4) = 0.9, F(5) = 0.9, F(6) = 1; each day's
+    # mass spread evenly over (t - 1, t].
+    assert dist.fractional_quantile(0.1) == pytest.approx(1.0)    # 0 + (0.1 - 0) / 0.1
+    assert dist.fractional_quantile(0.5) == pytest.approx(2.25)   # 2 + (0.5 - 0.4) / 0.4
+    assert dist.fractional_quantile(0.9) == pytest.approx(4.0)    # 3 + (0.9 - 0.8) / 0.1
+    assert dist.fractional_quantile(0.95) == pytest.approx(5.5)   # 5 + (0.95 - 0.9) / 0.1
+    # T ≥ 3 leaves 3, 3, 3, 3, 4, 6: F(3) = 4/6, F(4) = 5/6, F(6) = 1.
+    assert dist.fractional_quantile(0.1, elapsed=3) == pytest.approx(2 + 0.1 / (4 / 6))  # 2.15
+    assert dist.fractional_quantile(0.9, elapsed=3) == pytest.approx(5 + (0.9 - 5 / 6) / (1 / 6))  # 5.4
+
+
+def test_window_rounds_each_end_to_the_nearest_day():
+    dist = transit.learn(TEN)
+    # 10% → 1.0: day 1 lies wholly before it, so the window starts on day 2 and leaves out
+    # exactly the 10% delivered on day 1 (rounding outwards started on day 1 and left out 0%).
+    # 90% → 4.0: day 4 lies wholly before it and is in; day 5 is not. Window 2–4 holds
+    # 3 + 4 + 1 = 8 of the 10 deliveries.
+    assert dist.window() == (2, 4)
+    # T ≥ 3: 10% → 2.15, so day 3 (2, 3] is more than half inside: first day 3.
+    # 90% → 5.4, so day 5 (4, 5] is in, day 6 (5, 6] less than half: last day 5.
+    assert dist.window(elapsed=3) == (3, 5)
+    # The SLA policy's point distribution: all in day 2 → 10% at 1.1, 90% at 1.9, both in day 2.
+    assert transit.Distribution.point(2).window() == (2, 2)
+    # Censored tail: 90% is never reached, the last observed delivery (day 2) ends the window.
+    km = transit.learn([(1, True), (1, True), (2, True), (2, True)] + [(2, False)] * 4)
+    assert km.window() == (1, 2)  # 10%: 0 + 0.1 / 0.25 = 0.4, day 1 more than half inside
+
+
 def test_predict_maps_business_days_to_dates_and_probability():
     dist = transit.learn(TEN)
     cal = transit.BusinessCalendar()
     friday = date(2026, 11, 20)
     prediction = transit.predict(dist, cal, friday, friday, promised=date(2026, 11, 25))  # Wed = day 3
     assert prediction.delivery == date(2026, 11, 25)       # median 3 → Wednesday
-    assert prediction.window_start == date(2026, 11, 23)   # 10% → 1 → Monday
-    assert prediction.window_end == date(2026, 11, 26)     # 90% → 4 → Thursday
+    assert prediction.window_start == date(2026, 11, 24)   # window 2–4 (see above): day 2 → Tuesday
+    assert prediction.window_end == date(2026, 11, 26)     # day 4 → Thursday
     assert abs(prediction.late_probability - 0.2) < 1e-9
     # Still not delivered on Thursday (day 4): the 4 and the 6 remain.
     later = transit.predict(dist, cal, friday, date(2026, 11, 26), promised=date(2026, 11, 25))
