@@ -5,6 +5,7 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 
 from ..integration import customer_view, transit
+from .shipment_sla_policy import match_rule
 from .shipment_transit_lane import SHIPMENT_PLACES
 
 PREDICTION_SOURCES = [
@@ -191,6 +192,7 @@ class ShipmentShipment(models.Model):
         for company_id, company_rows in by_company.items():
             company = self.env["res.company"].sudo().browse(company_id)
             lanes, calendars = Lane._prediction_inputs(company)
+            rules, carrier_names = Policy._match_rules(company)
             min_samples = company.shipment_prediction_min_samples
             threshold = company.shipment_at_risk_probability
             for row in company_rows:
@@ -201,7 +203,7 @@ class ShipmentShipment(models.Model):
                 carrier_key = row["carrier_id"] or None
                 keys = transit.lane_keys(*row["places"])
                 candidates = [lanes.get((carrier_key, level, key)) for level, key in keys.items() if key is not None]
-                rule = Policy._match_rule(company, row["connector_id"], row["carrier_id"], row["country_id"])
+                rule = match_rule(rules, carrier_names, row["connector_id"], row["carrier_id"], row["country_id"])
                 days = transit.policy_days(rule.transit_hours if rule else 0)
                 fallback = transit.Distribution.point(days) if days else None
                 distribution = transit.choose(candidates, min_samples, fallback)

@@ -162,16 +162,10 @@ class ShipmentSlaPolicy(models.Model):
         for company, company_shipments in shipments.grouped("company_id").items():
             rules, names = self._match_rules(company)
             for shipment in company_shipments:
-                rule = _match(rules, names, shipment.connector_id.id, shipment.carrier_id.id,
+                rule = match_rule(rules, names, shipment.connector_id.id, shipment.carrier_id.id,
                               shipment.partner_id.country_id.id)
                 result[shipment.id] = self.browse(rule.id if rule else ())
         return result
-
-    @api.model
-    def _match_rule(self, company, connector_id, carrier_id, country_id):
-        """The :class:`PolicyRule` applying to a shipment described by ids, or None (no record read)."""
-        rules, names = self._match_rules(company)
-        return _match(rules, names, connector_id, carrier_id, country_id)
 
     @api.model
     def _match_rules(self, company):
@@ -285,7 +279,7 @@ class ShipmentSlaPolicy(models.Model):
         )
 
 
-def _match(rules, carrier_names, connector_id, carrier_id, country_id):
+def match_rule(rules, carrier_names, connector_id, carrier_id, country_id):
     """The first rule (in precedence order) whose every criterion matches, or None."""
     for rule in rules:
         if ((not rule.connector_id or rule.connector_id == connector_id)
