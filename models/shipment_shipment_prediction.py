@@ -45,6 +45,9 @@ class ShipmentShipment(models.Model):
          ("on_time", "Promise kept"), ("late", "Promise broken")],
         string="Promise", help="Delivery against the date promised to the customer (the sale order's "
                                "delivery date, else the delivery order's deadline).")
+    sla_policy_id = fields.Many2one(
+        "shipment.sla.policy", string="SLA Policy", compute="_compute_sla_result", store=True,
+        groups="base.group_user", help="The policy whose transit time sets the SLA deadline.")
     sla_deadline = fields.Datetime(
         string="SLA Deadline", compute="_compute_sla_result", store=True, groups="base.group_user",
         help="First scan + the SLA policy's transit time; without a policy transit time, the promised date.")
@@ -93,7 +96,8 @@ class ShipmentShipment(models.Model):
         policies = self.env["shipment.sla.policy"].sudo()._find_policies(  # policies apply whoever reads
             self.filtered(lambda s: isinstance(s.id, int)))
         for shipment in self:
-            policy = policies.get(shipment.id)
+            policy = policies.get(shipment.id) or self.env["shipment.sla.policy"]
+            shipment.sla_policy_id = policy
             if policy and policy.transit_hours > 0:
                 deadline = (shipment.shipped_at + timedelta(hours=policy.transit_hours)
                             if shipment.shipped_at else False)
@@ -109,7 +113,7 @@ class ShipmentShipment(models.Model):
 
     @api.model
     def _recompute_sla_results(self, companies=None):
-        """Recompute ``sla_deadline`` and ``sla_result`` of every shipment of ``companies`` in one statement.
+        """Recompute the SLA policy, deadline and result of every shipment of ``companies`` in one statement.
 
         Called when an SLA policy changes: a stored compute cannot depend on records
         it is not linked to, and the ORM would load every shipment of the company. The
@@ -118,7 +122,7 @@ class ShipmentShipment(models.Model):
         written.
 
         :param companies: ``res.company`` records; None: every company.
-        :return: number of shipments whose SLA deadline or result changed.
+        :return: number of shipments whose SLA policy, deadline or result changed.
         """
         self.env.flush_all()
         Policy = self.env["shipment.sla.policy"]
@@ -128,7 +132,7 @@ class ShipmentShipment(models.Model):
             WITH sla_policy AS MATERIALIZED (%(policies)s),
                  carrier_service AS MATERIALIZED (%(services)s),
                  deadline AS (
-                     SELECT s.id,
+                     SELECT s.id, pol.id AS sla_policy_id,
                             CASE WHEN pol.transit_hours > 0
                                  THEN s.shipped_at + pol.transit_hours * INTERVAL '1 hour'
                                  ELSE s.promised_date
@@ -140,7 +144,7 @@ class ShipmentShipment(models.Model):
                       WHERE %(company_filter)s
                  ),
                  result AS (
-                     SELECT deadline.id, deadline.sla_deadline,
+                     SELECT deadline.id, deadline.sla_policy_id, deadline.sla_deadline,
                             CASE WHEN deadline.sla_deadline IS NULL THEN 'no_target'
                                  WHEN s.delivered_at IS NULL THEN 'pending'
                                  WHEN s.delivered_at <= deadline.sla_deadline THEN 'met'
@@ -149,10 +153,12 @@ class ShipmentShipment(models.Model):
                        FROM deadline JOIN shipment_shipment s ON s.id = deadline.id
                  )
             UPDATE shipment_shipment s
-               SET sla_deadline = result.sla_deadline, sla_result = result.sla_result
+               SET sla_policy_id = result.sla_policy_id, sla_deadline = result.sla_deadline,
+                   sla_result = result.sla_result
               FROM result
              WHERE s.id = result.id
-               AND (s.sla_deadline IS DISTINCT FROM result.sla_deadline
+               AND (s.sla_policy_id IS DISTINCT FROM result.sla_policy_id
+                    OR s.sla_deadline IS DISTINCT FROM result.sla_deadline
                     OR s.sla_result IS DISTINCT FROM result.sla_result)
          RETURNING s.id
             """,
@@ -160,8 +166,8 @@ class ShipmentShipment(models.Model):
             policy=Policy._policy_match_sql(SQL("sla_policy"), SQL("s"), SQL("service"), SQL("partner")),
             company_filter=company_filter))
         changed = self.browse(row[0] for row in rows)
-        self.invalidate_model(["sla_deadline", "sla_result"], flush=False)
-        changed.modified(["sla_deadline", "sla_result"])
+        self.invalidate_model(["sla_policy_id", "sla_deadline", "sla_result"], flush=False)
+        changed.modified(["sla_policy_id", "sla_deadline", "sla_result"])
         return len(changed)
 
     # ------------------------------------------------------------------ #
