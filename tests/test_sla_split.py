@@ -73,3 +73,13 @@ class TestSlaSplit(SlaHistoryCommon):
         for shipment in self.a1 | self.b1:
             row = Report.search([("shipment_id", "=", shipment.id)])
             self.assertEqual(row.sla_deadline, shipment.sla_deadline, shipment.tracking_number)
+
+    def test_renaming_a_carrier_moves_its_shipments_to_the_service_level_policy(self):
+        # A1 travels with Test Express (Express policy, 48 h: deadline 50 h, delivered at 40 h).
+        overnight = self.env["shipment.sla.policy"].create({
+            "name": "Overnight", "carrier_id": self.carrier.id, "service_level": "Overnight", "transit_hours": 24})
+        self.assertEqual(self.a1.sla_policy_id, self.policy_express)
+        # Renamed "Overnight", its shipments match the service-level policy: 2 + 24 = 26 h, missed.
+        self.carrier.name = "Overnight"
+        self.assertEqual((self.a1.sla_policy_id, self.a1.sla_deadline, self.a1.sla_result),
+                         (overnight, self.at(26), "missed"))
