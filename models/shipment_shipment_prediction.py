@@ -180,8 +180,8 @@ class ShipmentShipment(models.Model):
         Delivered, returned and cancelled shipments keep nothing but their prediction at
         pickup; shadow shipments get none. The inbox processor calls this for every batch
         of messages, so a batch costs the same handful of queries whatever its size: one
-        read of every shipment and its places, the cache stamps of the lanes and of the
-        SLA policies, one ``UPDATE`` (see :meth:`_write_predictions`).
+        read of every shipment and its places, one of the cache stamps of the lanes and
+        of the SLA policies, one ``UPDATE`` (see :meth:`_write_predictions`).
 
         :param datetime now: naive UTC "now" (tests and backtests).
         """
@@ -197,8 +197,11 @@ class ShipmentShipment(models.Model):
         updates = {}
         for company_id, company_rows in by_company.items():
             company = self.env["res.company"].sudo().browse(company_id)
-            lanes, calendars = Lane._prediction_inputs(company)
-            rules, carrier_names = Policy._match_rules(company)
+            # Both caches are checked in one round trip: this runs after every processor batch.
+            lane_stamp, policy_stamp = self.env.execute_query(SQL(
+                "SELECT %s, %s", Lane._prediction_stamp_query(company), Policy._match_stamp_query(company)))[0]
+            lanes, calendars = Lane._prediction_inputs(company, lane_stamp)
+            rules, carrier_names = Policy._match_rules(company, policy_stamp)
             min_samples = company.shipment_prediction_min_samples
             threshold = company.shipment_at_risk_probability
             for row in company_rows:

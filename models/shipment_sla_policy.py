@@ -168,27 +168,36 @@ class ShipmentSlaPolicy(models.Model):
         return result
 
     @api.model
-    def _match_rules(self, company):
-        """The active policies of ``company`` (and shared ones) in precedence order, cached in the process.
+    def _match_stamp_query(self, company):
+        """SQL of one value that changes whenever what decides a match in ``company`` does.
 
-        The cache is keyed by a stamp read in one query over the few rows that decide a
-        match: the policies themselves (every column), their countries and the carriers'
-        names (service levels match them).
-
-        :return: (list of :class:`PolicyRule`, dict carrier id → set of normalized names)
+        The policies themselves (every column), their countries and the carriers' names
+        (service levels match them); pending writes are flushed first.
         """
         for model in ("shipment.sla.policy", "delivery.carrier"):
             self.env[model].flush_model()
-        stamp = self.env.execute_query(SQL(
+        return SQL(
             """
-            SELECT (SELECT md5(string_agg(policy::text, '|' ORDER BY policy.id)) FROM shipment_sla_policy policy
-                     WHERE policy.company_id IS NULL OR policy.company_id = %(company)s),
-                   (SELECT md5(string_agg(rel.policy_id || ':' || rel.country_id, '|'
-                                          ORDER BY rel.policy_id, rel.country_id))
-                      FROM shipment_sla_policy_country_rel rel),
-                   (SELECT md5(string_agg(carrier.id || ':' || carrier.name::text, '|' ORDER BY carrier.id))
-                      FROM delivery_carrier carrier)
-            """, company=company.id))[0]
+            md5(concat_ws('|',
+                (SELECT string_agg(policy::text, ';' ORDER BY policy.id) FROM shipment_sla_policy policy
+                  WHERE policy.company_id IS NULL OR policy.company_id = %(company)s),
+                (SELECT string_agg(rel.policy_id || ':' || rel.country_id, ';' ORDER BY rel.policy_id, rel.country_id)
+                   FROM shipment_sla_policy_country_rel rel),
+                (SELECT string_agg(carrier.id || ':' || carrier.name::text, ';' ORDER BY carrier.id)
+                   FROM delivery_carrier carrier)))
+            """, company=company.id)
+
+    @api.model
+    def _match_rules(self, company, stamp=None):
+        """The active policies of ``company`` (and shared ones) in precedence order, cached in the process.
+
+        The cache is keyed by the value of :meth:`_match_stamp_query`, read in one query
+        (or given by a caller that read it with other stamps).
+
+        :return: (list of :class:`PolicyRule`, dict carrier id → set of normalized names)
+        """
+        if stamp is None:
+            stamp = self.env.execute_query(SQL("SELECT %s", self._match_stamp_query(company)))[0][0]
         key = (self.env.cr.dbname, company.id)
         cached = _RULES_CACHE.get(key)
         if cached and cached[0] == stamp:
