@@ -23,8 +23,16 @@ from datetime import date, timedelta
 
 #: ISO weekdays (Monday = 0) most carriers work.
 MONDAY_TO_FRIDAY = (0, 1, 2, 3, 4)
-#: Quantiles of the 80% window shown to users.
-WINDOW = (0.1, 0.9)
+#: Quantile levels of the window users read as "8 in 10 arrive between". Business days
+#: are whole, so a band holds more than its nominal share once rounded to days (most
+#: lanes put most of their deliveries on one or two days, which are in or out as a whole).
+#: On the generated history (benchmarks/bench_prediction.py), with each end rounded to the
+#: nearest day, the 10-90 band held 91% of deliveries over the training months and the
+#: 15-85 band 84% (79% at pickup), so the levels are 15 and 85; the accuracy report shows
+#: every company the coverage its own deliveries give.
+WINDOW = (0.15, 0.85)
+# Float noise (1 - 0.8 is 0.19999999999999996) must not move a window end by a day.
+EPSILON = 1e-9
 
 
 class BusinessCalendar:
@@ -128,6 +136,48 @@ class Distribution:
             if 1 - s / base >= q - 1e-12:
                 return t
         return max(elapsed, self.steps[-1][0]) if self.steps else elapsed
+
+    def fractional_quantile(self, q, elapsed=0):
+        """The ``q``-quantile of ``T | T ≥ elapsed`` in fractional business days.
+
+        A delivery on business day ``t`` happened at some moment of that day, so each
+        step's mass is spread evenly over ``(t - 1, t]`` and the conditional distribution
+        function is interpolated linearly within it: the day counted by :meth:`quantile`
+        is the ceiling of this value. Where the data only names a day (every shipment of
+        the history arrived sooner, or a censored tail beyond the last observed delivery)
+        the answer is the middle of the day :meth:`quantile` gives.
+
+        >>> Distribution([(1, 0.8), (2, 0.4), (3, 0.2), (5, 0.0)]).fractional_quantile(0.9)
+        4.5
+        """
+        base = self.survival(elapsed - 1)
+        if base <= 0 or not self.steps:
+            return self.quantile(q, elapsed) - 0.5
+        for t, s in self.steps:
+            if t < elapsed:
+                continue
+            cdf = 1 - s / base
+            if cdf >= q - 1e-12:
+                before = 1 - self.survival(t - 1) / base
+                return t - 1 + (q - before) / (cdf - before)
+        return max(elapsed, self.steps[-1][0]) - 0.5
+
+    def window(self, elapsed=0, low=WINDOW[0], high=WINDOW[1]):
+        """The business days ``(first, last)`` between the ``low`` and ``high`` quantiles of ``T | T ≥ elapsed``.
+
+        A day belongs to the window when at least half of it lies between the fractional
+        ``low`` and ``high`` quantiles: each end is rounded to the nearest day boundary
+        instead of outwards, so that the mass left out on each side is as close to
+        ``low`` (and ``1 - high``) as whole days allow. Rounding outwards, as
+        :meth:`quantile` does, made the 80% window hold 96% of deliveries in the backtest.
+
+        >>> Distribution([(1, 0.9), (2, 0.6), (3, 0.2), (4, 0.1), (6, 0.0)]).window(low=0.1, high=0.9)
+        (2, 4)
+        """
+        first = math.ceil(self.fractional_quantile(low, elapsed) + 0.5 - EPSILON)
+        last = math.floor(self.fractional_quantile(high, elapsed) + 0.5 + EPSILON)
+        first = max(first, elapsed)
+        return first, max(first, last)
 
     def late_probability(self, promised, elapsed=0):
         """``P(T > promised | T ≥ elapsed)``: the chance of missing a promise ``promised`` days out."""
@@ -252,8 +302,7 @@ def predict(distribution, calendar, pickup, today, promised=None):
     """
     elapsed = calendar.days_between(pickup, today)
     median = distribution.quantile(0.5, elapsed)
-    low = distribution.quantile(WINDOW[0], elapsed)
-    high = distribution.quantile(WINDOW[1], elapsed)
+    low, high = distribution.window(elapsed)
     probability = 0.0
     if promised:
         probability = distribution.late_probability(calendar.days_between(pickup, promised), elapsed)

@@ -10,6 +10,7 @@ from . import shipment_shipment
 from . import shipment_shipment_canonical
 from . import shipment_shipment_customer
 from . import shipment_event
+from . import shipment_event_rollup  # before the report views that read it
 from . import shipment_inbox
 from . import shipment_inbox_processor
 from . import shipment_webhook_rejection

@@ -22,6 +22,15 @@ class DeliveryCarrier(models.Model):
                 raise ValidationError(self.env._(
                     "Working days are digits from 1 (Monday) to 7 (Sunday), such as 12345."))
 
+    def write(self, vals):
+        result = super().write(vals)
+        # Policies with a service level match carriers by name: a rename can move shipments
+        # to another policy, and their stored SLA deadline must follow.
+        if "name" in vals and self.env["shipment.sla.policy"].sudo().search_count(
+                [("service_level", "!=", False)], limit=1):
+            self.env["shipment.shipment"].sudo()._recompute_sla_results()
+        return result
+
     def _shipment_calendars(self, company):
         """Each carrier's business calendar in ``company``, with one query for the holidays.
 

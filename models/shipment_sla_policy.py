@@ -1,5 +1,17 @@
+from collections import namedtuple
+
 from odoo import api, fields, models
 from odoo.tools import SQL
+
+#: A policy as plain data, for matching many shipments without reading records.
+PolicyRule = namedtuple("PolicyRule", "id connector_id carrier_id service_key country_ids transit_hours")
+# Per process: (database, company id) → (stamp, rules in precedence order, carrier id →
+# normalized names). Predictions and the SLA result run for every batch of events; the
+# policies behind them change a few times a year, so one query checks the stamp.
+_RULES_CACHE = {}
+#: Fields deciding which shipments a policy applies to and their SLA deadline.
+MATCH_FIELDS = frozenset({"active", "sequence", "company_id", "connector_id", "carrier_id", "service_level",
+                          "country_ids", "transit_hours"})
 
 
 class ShipmentSlaPolicy(models.Model):
@@ -81,6 +93,51 @@ class ShipmentSlaPolicy(models.Model):
             policy.specificity = " + ".join(parts) or self.env._("Generic")
 
     # ------------------------------------------------------------------ #
+    # CRUD
+    # ------------------------------------------------------------------ #
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        policies = super().create(vals_list)
+        policies._recompute_sla_results(self.env["res.company"])
+        return policies
+
+    def write(self, vals):
+        if not MATCH_FIELDS.intersection(vals):
+            return super().write(vals)
+        before = self._sla_companies()
+        result = super().write(vals)
+        self._recompute_sla_results(before)
+        return result
+
+    def unlink(self):
+        companies = self._sla_companies()
+        result = super().unlink()
+        self.browse()._recompute_sla_results(companies)
+        return result
+
+    def _sla_companies(self):
+        """Companies whose shipments these policies can apply to: None means every company."""
+        if not self or any(not policy.company_id for policy in self):
+            return None if self else self.env["res.company"]
+        return self.company_id
+
+    def _recompute_sla_results(self, companies=None):
+        """Shipments' SLA deadline and result follow the policies: nothing else links them.
+
+        :param companies: companies concerned besides those of ``self`` (before a change);
+            None: every company.
+        """
+        mine = self._sla_companies()
+        if companies is None or mine is None:
+            scope = None
+        else:
+            scope = companies | mine
+            if not scope:
+                return
+        self.env["shipment.shipment"].sudo()._recompute_sla_results(scope)  # every shipment, whoever edits
+
+    # ------------------------------------------------------------------ #
     # BUSINESS METHODS
     # ------------------------------------------------------------------ #
 
@@ -97,29 +154,62 @@ class ShipmentSlaPolicy(models.Model):
 
     @api.model
     def _find_policies(self, shipments):
-        """The policy of each shipment, in one search per company.
+        """The policy of each shipment (see :meth:`_match_rules`).
 
         :return: dict shipment id → ``shipment.sla.policy`` (possibly empty).
         """
         result = {}
-        names = self._carrier_names(shipments.carrier_id)
         for company, company_shipments in shipments.grouped("company_id").items():
-            candidates = self.search([("company_id", "in", [False, company.id])]).sorted(_precedence)
+            rules, names = self._match_rules(company)
             for shipment in company_shipments:
-                result[shipment.id] = next(
-                    (policy for policy in candidates if policy._matches(shipment, names)), self.browse())
+                rule = match_rule(rules, names, shipment.connector_id.id, shipment.carrier_id.id,
+                              shipment.partner_id.country_id.id)
+                result[shipment.id] = self.browse(rule.id if rule else ())
         return result
 
-    def _matches(self, shipment, carrier_names):
-        """True when every criterion this policy sets matches ``shipment``."""
-        self.ensure_one()
-        service_level = _service_key(self.service_level)
-        return (
-            (not self.connector_id or self.connector_id == shipment.connector_id)
-            and (not self.carrier_id or self.carrier_id == shipment.carrier_id)
-            and (not service_level or service_level in carrier_names.get(shipment.carrier_id.id, ()))
-            and (not self.country_ids or shipment.partner_id.country_id in self.country_ids)
-        )
+    @api.model
+    def _match_stamp_query(self, company):
+        """SQL of one value that changes whenever what decides a match in ``company`` does.
+
+        The policies themselves (every column), their countries and the carriers' names
+        (service levels match them); pending writes are flushed first.
+        """
+        for model in ("shipment.sla.policy", "delivery.carrier"):
+            self.env[model].flush_model()
+        return SQL(
+            """
+            md5(concat_ws('|',
+                (SELECT string_agg(policy::text, ';' ORDER BY policy.id) FROM shipment_sla_policy policy
+                  WHERE policy.company_id IS NULL OR policy.company_id = %(company)s),
+                (SELECT string_agg(rel.policy_id || ':' || rel.country_id, ';' ORDER BY rel.policy_id, rel.country_id)
+                   FROM shipment_sla_policy_country_rel rel),
+                (SELECT string_agg(carrier.id || ':' || carrier.name::text, ';' ORDER BY carrier.id)
+                   FROM delivery_carrier carrier)))
+            """, company=company.id)
+
+    @api.model
+    def _match_rules(self, company, stamp=None):
+        """The active policies of ``company`` (and shared ones) in precedence order, cached in the process.
+
+        The cache is keyed by the value of :meth:`_match_stamp_query`, read in one query
+        (or given by a caller that read it with other stamps).
+
+        :return: (list of :class:`PolicyRule`, dict carrier id → set of normalized names)
+        """
+        if stamp is None:
+            stamp = self.env.execute_query(SQL("SELECT %s", self._match_stamp_query(company)))[0][0]
+        key = (self.env.cr.dbname, company.id)
+        cached = _RULES_CACHE.get(key)
+        if cached and cached[0] == stamp:
+            return cached[1], cached[2]
+        # Policies apply whoever reads: the cache holds them all.
+        policies = self.sudo().search([("company_id", "in", [False, company.id])]).sorted(_precedence)
+        rules = [PolicyRule(policy.id, policy.connector_id.id, policy.carrier_id.id,
+                            _service_key(policy.service_level), frozenset(policy.country_ids.ids),
+                            policy.transit_hours) for policy in policies]
+        names = self._carrier_names(self.env["delivery.carrier"].sudo().with_context(active_test=False).search([]))
+        _RULES_CACHE[key] = (stamp, rules, names)
+        return rules, names
 
     @api.model
     def _carrier_names(self, carriers):
@@ -196,6 +286,17 @@ class ShipmentSlaPolicy(models.Model):
             """,
             candidates=candidates, shipment=shipment, service=service, partner=partner,
         )
+
+
+def match_rule(rules, carrier_names, connector_id, carrier_id, country_id):
+    """The first rule (in precedence order) whose every criterion matches, or None."""
+    for rule in rules:
+        if ((not rule.connector_id or rule.connector_id == connector_id)
+                and (not rule.carrier_id or rule.carrier_id == carrier_id)
+                and (not rule.service_key or rule.service_key in carrier_names.get(carrier_id, ()))
+                and (not rule.country_ids or country_id in rule.country_ids)):
+            return rule
+    return None
 
 
 def _service_key(value):

@@ -182,29 +182,40 @@ class ShipmentTransitLane(models.Model):
     # ------------------------------------------------------------------ #
 
     @api.model
-    def _prediction_inputs(self, company):
+    def _prediction_stamp_query(self, company):
+        """SQL of one value that changes whenever the lanes or calendars of ``company`` do.
+
+        Lane ids (a refresh rewrites them all, with new ids), holidays and the carriers'
+        working days; pending writes are flushed first.
+        """
+        for model in ("shipment.transit.lane", "shipment.holiday", "delivery.carrier"):
+            self.env[model].flush_model()
+        return SQL(
+            """
+            md5(concat_ws('|',
+                (SELECT count(*) || ':' || COALESCE(max(id), 0) FROM shipment_transit_lane
+                  WHERE company_id = %(company)s),
+                (SELECT string_agg(h.id || ':' || h.date || ':' || COALESCE(
+                            (SELECT string_agg(r.carrier_id::text, ',' ORDER BY r.carrier_id)
+                               FROM shipment_holiday_carrier_rel r WHERE r.holiday_id = h.id), ''),
+                            ';' ORDER BY h.id)
+                   FROM shipment_holiday h WHERE h.company_id = %(company)s),
+                (SELECT string_agg(c.id || ':' || COALESCE(c.shipment_working_days, ''), ';' ORDER BY c.id)
+                   FROM delivery_carrier c)))
+            """, company=company.id)
+
+    @api.model
+    def _prediction_inputs(self, company, stamp=None):
         """The learned distributions and the carriers' calendars of ``company``, cached in the process.
 
-        The cache is keyed by a stamp read in one query: lane ids (a refresh rewrites them
-        all, with new ids), holidays and the carriers' working days.
+        The cache is keyed by the value of :meth:`_prediction_stamp_query`, read in one
+        query (or given by a caller that read it with other stamps).
 
         :return: (dict (carrier id or None, level, lane key) → Distribution,
             dict carrier id → BusinessCalendar)
         """
-        for model in ("shipment.transit.lane", "shipment.holiday", "delivery.carrier"):
-            self.env[model].flush_model()
-        stamp = self.env.execute_query(SQL(
-            """
-            SELECT (SELECT array[count(*), COALESCE(max(id), 0)] FROM shipment_transit_lane
-                     WHERE company_id = %(company)s),
-                   (SELECT array_agg(h.id || ':' || h.date || ':' || COALESCE(
-                               (SELECT string_agg(r.carrier_id::text, ',' ORDER BY r.carrier_id)
-                                  FROM shipment_holiday_carrier_rel r WHERE r.holiday_id = h.id), '')
-                               ORDER BY h.id)
-                      FROM shipment_holiday h WHERE h.company_id = %(company)s),
-                   (SELECT array_agg(c.id || ':' || COALESCE(c.shipment_working_days, '') ORDER BY c.id)
-                      FROM delivery_carrier c)
-            """, company=company.id))[0]
+        if stamp is None:
+            stamp = self.env.execute_query(SQL("SELECT %s", self._prediction_stamp_query(company)))[0][0]
         key = (self.env.cr.dbname, company.id)
         cached = _INPUTS_CACHE.get(key)
         if cached and cached[0] == stamp:

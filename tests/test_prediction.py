@@ -81,11 +81,13 @@ class TestTransitPrediction(ShipmentCommon):
         self._learn()
         shipment = self._new_shipment()
         shipment._update_predictions(now=FRIDAY)
-        # Lane: median 2 business days after Friday → Tuesday; 80% window Monday – Friday.
+        # Lane: median 2 business days after Friday → Tuesday. Window (15-85 band, each day's share
+        # spread over the day): 15% falls at 0 + 0.15 / 0.2 = 0.75, a quarter of day 1 is after it:
+        # first day 2, Tuesday; 85% at 4 + (0.85 - 0.8) / 0.2 = 4.25, a quarter of day 5: Thursday.
         self.assertEqual(shipment.prediction_source, "lane")
         self.assertEqual(shipment.predicted_delivery, date(2026, 11, 24))
         self.assertEqual((shipment.predicted_window_start, shipment.predicted_window_end),
-                         (date(2026, 11, 23), date(2026, 11, 27)))
+                         (date(2026, 11, 24), date(2026, 11, 26)))
         self.assertAlmostEqual(shipment.late_probability, 40.0)  # S(2) = 0.4
         self.company.shipment_prediction_min_samples = 6
         shipment._update_predictions(now=FRIDAY)
@@ -177,7 +179,7 @@ class TestTransitPrediction(ShipmentCommon):
         self.assertEqual(sources, ["carrier", "predicted", "promised"])
         expectation = shipment._customer_expectation(now=FRIDAY)
         self.assertEqual((expectation.source, expectation.start.date(), expectation.end.date()),
-                         ("predicted", date(2026, 11, 23), date(2026, 11, 27)))
+                         ("predicted", date(2026, 11, 24), date(2026, 11, 26)))
 
     def test_user_reads_predictions_but_not_settings(self):
         self._learn()

@@ -41,3 +41,45 @@ class TestSlaSplit(SlaHistoryCommon):
         self.assertFalse(Report.search([("shipment_id", "=", shadow.id)]))
         after = Report.get_dashboard_data(date_from=self.at(-24).date().isoformat())["kpis"]["shipments"]
         self.assertEqual(after, before)
+
+    def test_editing_a_policy_recomputes_the_sla_of_its_shipments(self):
+        Report = self.env["shipment.performance.report"]
+        # A1 (Express, to Germany): first scan at 2 h, delivered at 40 h; Express allows 48 h.
+        self.assertEqual((self.a1.sla_deadline, self.a1.sla_result), (self.at(50), "met"))
+        # 36 h: deadline 2 + 36 = 38 h, delivery at 40 h misses it.
+        self.policy_express.transit_hours = 36
+        self.assertEqual((self.a1.sla_deadline, self.a1.sla_result), (self.at(38), "missed"))
+        # B1 (Freight): generic 72 h, first scan 4 h, delivered 70 h; cut to 60 h: deadline 64 h.
+        self.assertEqual(self.b1.sla_result, "met")
+        self.policy_generic.transit_hours = 60
+        self.assertEqual((self.b1.sla_deadline, self.b1.sla_result), (self.at(64), "missed"))
+        # Express archived: A1 falls back on the generic 60 h, deadline 62 h, met again.
+        self.policy_express.action_archive()
+        self.assertEqual((self.a1.sla_deadline, self.a1.sla_result), (self.at(62), "met"))
+        # A new policy more specific than the generic one (country) takes A1: 24 h → deadline 26 h.
+        to_germany = self.env["shipment.sla.policy"].create({
+            "name": "Germany 24 h", "transit_hours": 24, "country_ids": [(6, 0, self.country_de.ids)]})
+        self.assertEqual((self.a1.sla_deadline, self.a1.sla_result), (self.at(26), "missed"))
+        # Without transit time the promise decides: promised at 39 h, delivered at 40 h.
+        self.a1.promised_date = self.at(39)
+        to_germany.transit_hours = 0
+        self.assertEqual((self.a1.sla_deadline, self.a1.sla_result), (self.at(39), "missed"))
+        to_germany.unlink()
+        self.assertEqual((self.a1.sla_deadline, self.a1.sla_result), (self.at(62), "met"))
+        # The other company's shipment has no policy of its own and never moved.
+        self.assertEqual(self.x1.sla_result, "no_target")
+        # The shipment and the report keep saying the same.
+        Report.invalidate_model()
+        for shipment in self.a1 | self.b1:
+            row = Report.search([("shipment_id", "=", shipment.id)])
+            self.assertEqual(row.sla_deadline, shipment.sla_deadline, shipment.tracking_number)
+
+    def test_renaming_a_carrier_moves_its_shipments_to_the_service_level_policy(self):
+        # A1 travels with Test Express (Express policy, 48 h: deadline 50 h, delivered at 40 h).
+        overnight = self.env["shipment.sla.policy"].create({
+            "name": "Overnight", "carrier_id": self.carrier.id, "service_level": "Overnight", "transit_hours": 24})
+        self.assertEqual(self.a1.sla_policy_id, self.policy_express)
+        # Renamed "Overnight", its shipments match the service-level policy: 2 + 24 = 26 h, missed.
+        self.carrier.name = "Overnight"
+        self.assertEqual((self.a1.sla_policy_id, self.a1.sla_deadline, self.a1.sla_result),
+                         (overnight, self.at(26), "missed"))

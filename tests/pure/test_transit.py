@@ -131,18 +131,62 @@ def test_json_round_trip():
     assert (again.delivered, again.censored) == (10, 1)
 
 
+def test_fractional_quantiles_interpolate_within_the_delivery_day():
+    dist = transit.learn(TEN)
+    # F(0) = 0, F(1) = 0.1, F(2) = 0.4, F(3) = 0.8, F(4) = 0.9, F(5) = 0.9, F(6) = 1; each day's
+    # mass spread evenly over (t - 1, t].
+    assert dist.fractional_quantile(0.1) == pytest.approx(1.0)    # 0 + (0.1 - 0) / 0.1
+    assert dist.fractional_quantile(0.5) == pytest.approx(2.25)   # 2 + (0.5 - 0.4) / 0.4
+    assert dist.fractional_quantile(0.9) == pytest.approx(4.0)    # 3 + (0.9 - 0.8) / 0.1
+    assert dist.fractional_quantile(0.95) == pytest.approx(5.5)   # 5 + (0.95 - 0.9) / 0.1
+    # T ≥ 3 leaves 3, 3, 3, 3, 4, 6: F(3) = 4/6, F(4) = 5/6, F(6) = 1.
+    assert dist.fractional_quantile(0.1, elapsed=3) == pytest.approx(2 + 0.1 / (4 / 6))  # 2.15
+    assert dist.fractional_quantile(0.9, elapsed=3) == pytest.approx(5 + (0.9 - 5 / 6) / (1 / 6))  # 5.4
+
+
+def test_window_rounds_each_end_to_the_nearest_day():
+    dist = transit.learn(TEN)
+    # 10% → 1.0: day 1 lies wholly before it, so the window starts on day 2 and leaves out
+    # exactly the 10% delivered on day 1 (rounding outwards started on day 1 and left out 0%).
+    # 90% → 4.0: day 4 lies wholly before it and is in; day 5 is not. Window 2–4 holds
+    # 3 + 4 + 1 = 8 of the 10 deliveries.
+    assert dist.window(low=0.1, high=0.9) == (2, 4)
+    # T ≥ 3: 10% → 2.15, so day 3 (2, 3] is more than half inside: first day 3.
+    # 90% → 5.4, so day 5 (4, 5] is in, day 6 (5, 6] less than half: last day 5.
+    assert dist.window(elapsed=3, low=0.1, high=0.9) == (3, 5)
+    # The SLA policy's point distribution: all in day 2 → 10% at 1.1, 90% at 1.9, both in day 2.
+    assert transit.Distribution.point(2).window(low=0.1, high=0.9) == (2, 2)
+    # Censored tail: 90% is never reached, the last observed delivery (day 2) ends the window.
+    km = transit.learn([(1, True), (1, True), (2, True), (2, True)] + [(2, False)] * 4)
+    assert km.window(low=0.1, high=0.9) == (1, 2)  # 10%: 0 + 0.1 / 0.25 = 0.4, day 1 more than half inside
+
+
+def test_default_window_is_the_15_85_band():
+    # The lane of the Odoo tests: deliveries after 1, 2, 2, 3 and 5 business days.
+    # F(1) = 0.2, F(2) = 0.6, F(3) = 0.8, F(4) = 0.8, F(5) = 1.
+    lane = transit.learn([(1, True), (2, True), (2, True), (3, True), (5, True)])
+    # 15% → 0 + 0.15 / 0.2 = 0.75: only a quarter of day 1 is inside, first day 2.
+    # 85% → 4 + (0.85 - 0.8) / 0.2 = 4.25: a quarter of day 5 inside, last day 4.
+    assert transit.WINDOW == (0.15, 0.85)
+    assert lane.window() == (2, 4)
+    # The 10-90 band of the same lane: 0.5 and 4.5, ties keep the day: 1 to 5.
+    assert lane.window(low=0.1, high=0.9) == (1, 5)
+
+
 def test_predict_maps_business_days_to_dates_and_probability():
     dist = transit.learn(TEN)
     cal = transit.BusinessCalendar()
     friday = date(2026, 11, 20)
     prediction = transit.predict(dist, cal, friday, friday, promised=date(2026, 11, 25))  # Wed = day 3
     assert prediction.delivery == date(2026, 11, 25)       # median 3 → Wednesday
-    assert prediction.window_start == date(2026, 11, 23)   # 10% → 1 → Monday
-    assert prediction.window_end == date(2026, 11, 26)     # 90% → 4 → Thursday
+    # 15% → 1 + (0.15 - 0.1) / 0.3 = 1.17, 85% → 3 + (0.85 - 0.8) / 0.1 = 3.5: days 2 to 4.
+    assert prediction.window_start == date(2026, 11, 24)   # day 2 → Tuesday
+    assert prediction.window_end == date(2026, 11, 26)     # day 4 → Thursday
     assert abs(prediction.late_probability - 0.2) < 1e-9
     # Still not delivered on Thursday (day 4): the 4 and the 6 remain.
     later = transit.predict(dist, cal, friday, date(2026, 11, 26), promised=date(2026, 11, 25))
     assert later.late_probability == 1.0
+    # F(4) = 0.5, F(6) = 1: 85% → 5 + (0.85 - 0.5) / 0.5 = 5.7, day 6 more than half inside.
     assert later.window_end == date(2026, 11, 30)  # day 6 → Monday
 
 
