@@ -1,6 +1,13 @@
-from odoo import _, api, fields, models
+from collections import defaultdict
+from datetime import datetime
 
-from ..integration import anomalies
+from odoo import _, api, fields, models
+from odoo.tools import SQL
+
+from ..integration import anomalies, taxonomy
+
+# Transaction cache key of the batch's anomaly inputs (see _run).
+_ANOMALY_INPUTS = "shipment_visibility.anomaly_inputs"
 
 
 class ShipmentWorkflow(models.AbstractModel):
@@ -12,6 +19,18 @@ class ShipmentWorkflow(models.AbstractModel):
     """
 
     _inherit = "shipment.workflow"
+
+    @api.model
+    def _run(self, shipments):
+        # The events of the whole batch are read once, as rows: read per shipment through
+        # the ORM, the anomaly checks cost the processor more than the policies themselves.
+        cache = self.env.cr.cache
+        previous = cache.get(_ANOMALY_INPUTS)
+        cache[_ANOMALY_INPUTS] = self._anomaly_inputs(shipments)
+        try:
+            return super()._run(shipments)
+        finally:
+            cache[_ANOMALY_INPUTS] = previous
 
     def _apply_policies(self, shipment):
         super()._apply_policies(shipment)
@@ -54,13 +73,40 @@ class ShipmentWorkflow(models.AbstractModel):
         return done
 
     def _event_anomalies(self, shipment):
-        events = shipment.event_ids.sorted(lambda e: (e.occurred_at, e.id))
-        scans = [anomalies.Scan(e.milestone, e.occurred_at, e.city or e.postcode or False)
-                 for e in events if e.event_class == "actual"]
-        estimates = events.filtered(lambda e: e.event_class == "estimated" and e.milestone == "delivered")
-        days = [e.occurred_at.date() for e in estimates.sorted(lambda e: (e.issued_at or e.received_at, e.id))]
-        return list(filter(None, (anomalies.looping(scans),
-                                  anomalies.estimate_churn(days, shipment.company_id.shipment_eta_churn_limit))))
+        inputs = (self.env.cr.cache.get(_ANOMALY_INPUTS) or {}).get(shipment.id)
+        if inputs is None:  # a shipment outside the batch being run
+            inputs = self._anomaly_inputs(shipment)[shipment.id]
+        scans, estimated_days = inputs
+        return list(filter(None, (anomalies.looping(scans), anomalies.estimate_churn(
+            estimated_days, shipment.company_id.shipment_eta_churn_limit))))
+
+    @api.model
+    def _anomaly_inputs(self, shipments):
+        """``{shipment id: (actual scans in time order, estimated delivery days in the
+        order they were issued)}`` of ``shipments``, in one query."""
+        inputs = {shipment_id: ([], []) for shipment_id in shipments.ids}
+        if not inputs:
+            return inputs
+        self.env["shipment.event"].flush_model()
+        rows = self.env.execute_query(SQL(
+            """
+            SELECT shipment_id, event_class, milestone, occurred_at, COALESCE(NULLIF(city, ''), postcode),
+                   COALESCE(issued_at, received_at), id
+              FROM shipment_event
+             WHERE shipment_id = ANY(%s)
+               AND (event_class = %s OR (event_class = %s AND milestone = %s))
+             ORDER BY shipment_id, occurred_at, id
+            """, list(inputs), taxonomy.ACTUAL, taxonomy.ESTIMATED, "delivered"))
+        estimates = defaultdict(list)
+        for shipment_id, event_class, milestone, occurred_at, place, issued, event_id in rows:
+            if event_class == taxonomy.ACTUAL:
+                inputs[shipment_id][0].append(anomalies.Scan(milestone, occurred_at, place or False))
+            else:
+                estimates[shipment_id].append((issued, event_id, occurred_at.date()))
+        for shipment_id, issued in estimates.items():
+            issued.sort(key=lambda estimate: (estimate[0] or datetime.min, estimate[1]))
+            inputs[shipment_id][1].extend(day for _issued, _id, day in issued)
+        return inputs
 
     def _open_anomaly(self, shipment, anomaly, shadow):
         """Open ``anomaly`` on the desk once: not again while one of its kind is unresolved."""
