@@ -66,6 +66,7 @@ from . import shipment_workflow_log_correlation
 # event fan-out: the outbox, its subscriptions and deliveries
 from . import shipment_outbox_event_type
 from . import shipment_outbox
+from . import shipment_outbox_position
 from . import shipment_subscription
 from . import shipment_outbox_delivery
 from . import shipment_outbox_attempt

@@ -141,29 +141,34 @@ class ShipmentOutbox(models.Model):
 
     @api.model
     def _allocate_sequences(self, shipment_ids, set_baseline=False):
-        """Reserve the next sequence numbers of each shipment, one row lock per shipment.
+        """Reserve the next sequence numbers of each shipment, one row lock per shipment
+        (its ``shipment.outbox.position``).
 
-        With ``set_baseline``, the same ``UPDATE`` records the shipments' status and ETA as
-        what consumers now know: one row version per shipment instead of two.
+        With ``set_baseline``, the same statement records the shipments' status and ETA as
+        what consumers now know.
 
         :return: shipment id → iterator over its reserved numbers, in order.
         """
         counts = defaultdict(int)
         for shipment_id in shipment_ids:
             counts[shipment_id] += 1
-        baseline = ["outbox_status", "outbox_eta"] if set_baseline else []
-        self.env["shipment.shipment"].flush_model(["outbox_sequence", "status", "eta", *baseline])
+        self.env["shipment.shipment"].flush_model(["status", "eta"])
         rows = self.env.execute_query(SQL(
             """
-            UPDATE shipment_shipment shipment
-               SET outbox_sequence = COALESCE(shipment.outbox_sequence, 0) + wanted.n %s
-              FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::int[]) AS n) wanted
-             WHERE shipment.id = wanted.id
-            RETURNING shipment.id, shipment.outbox_sequence
-            """,
-            SQL(", outbox_status = shipment.status, outbox_eta = shipment.eta") if set_baseline else SQL(),
-            list(counts), list(counts.values())))
-        self.env["shipment.shipment"].browse(list(counts)).invalidate_recordset(["outbox_sequence", *baseline])
+            INSERT INTO shipment_outbox_position AS position (shipment_id, sequence, published_status, published_eta)
+            SELECT wanted.id, wanted.n, CASE WHEN %(baseline)s THEN s.status END,
+                   CASE WHEN %(baseline)s THEN s.eta END
+              FROM unnest(%(ids)s::int[], %(counts)s::int[]) AS wanted(id, n)
+              JOIN shipment_shipment s ON s.id = wanted.id
+            ON CONFLICT (shipment_id) DO UPDATE
+               SET sequence = COALESCE(position.sequence, 0) + EXCLUDED.sequence,
+                   published_status = CASE WHEN %(baseline)s THEN EXCLUDED.published_status
+                                           ELSE position.published_status END,
+                   published_eta = CASE WHEN %(baseline)s THEN EXCLUDED.published_eta
+                                        ELSE position.published_eta END
+            RETURNING shipment_id, sequence
+            """, baseline=set_baseline, ids=list(counts), counts=list(counts.values())))
+        self.env["shipment.outbox.position"].invalidate_model()
         return {shipment_id: iter(range(last - counts[shipment_id] + 1, last + 1)) for shipment_id, last in rows}
 
     @api.model
@@ -209,8 +214,10 @@ class ShipmentOutbox(models.Model):
         self.env.flush_all()
         rows = self.env.execute_query(SQL(
             """
-            SELECT id, status, eta, outbox_status, outbox_eta FROM shipment_shipment
-             WHERE id = ANY(%s) AND (outbox_status IS DISTINCT FROM status OR outbox_eta IS DISTINCT FROM eta)
+            SELECT s.id, s.status, s.eta, p.published_status, p.published_eta
+              FROM shipment_shipment s LEFT JOIN shipment_outbox_position p ON p.shipment_id = s.id
+             WHERE s.id = ANY(%s)
+               AND (p.published_status IS DISTINCT FROM s.status OR p.published_eta IS DISTINCT FROM s.eta)
             """, shipments.ids))
         if not rows:
             return self.browse()
