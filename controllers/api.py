@@ -170,10 +170,9 @@ class ShipmentApiController(http.Controller):
                              headers={"WWW-Authenticate": 'Bearer realm="shipment-api"'})
         key = match.group(1)
         uid, key_id = self._verify_key(key)
-        # The key's check joined its user and required it active: no second read for existence.
+        # The key's check joined its user, active and a service account: no second read of it.
         user = request.env["res.users"].sudo().browse(uid) if uid else None
-        # Only service accounts: a person's key (even a global one) does not open this API.
-        if not user or not user.is_shipment_api_account or not user.has_group(CONSUMER_GROUP):
+        if not user or not user.has_group(CONSUMER_GROUP):
             raise ApiProblem("unauthorized", "Unknown, expired or revoked key.",
                              headers={"WWW-Authenticate": 'Bearer realm="shipment-api", error="invalid_token"'})
         request.update_env(user=user.id)
@@ -181,7 +180,9 @@ class ShipmentApiController(http.Controller):
 
     @staticmethod
     def _verify_key(key):
-        """``(user id, key id)`` of a valid key of the API's scope, else ``(None, None)``."""
+        """``(user id, key id)`` of a valid key of the API's scope held by an active service
+        account, else ``(None, None)``: a person's key (even a global one) does not open this
+        API."""
         env = request.env
         cache_key = (env.cr.dbname, hashlib.sha256(key.encode()).hexdigest())
         cached = _VERIFIED_KEYS.get(cache_key)
@@ -190,7 +191,8 @@ class ShipmentApiController(http.Controller):
             still_valid = env.execute_query(SQL(
                 """
                 SELECT 1 FROM res_users_apikeys k JOIN res_users u ON u.id = k.user_id
-                 WHERE k.id = %s AND k.user_id = %s AND u.active AND (k.scope IS NULL OR k.scope = %s)
+                 WHERE k.id = %s AND k.user_id = %s AND u.active AND u.is_shipment_api_account
+                   AND (k.scope IS NULL OR k.scope = %s)
                    AND (k.expiration_date IS NULL OR k.expiration_date >= now() at time zone 'utc')
                 """, key_id, uid, API_KEY_SCOPE))
             if still_valid:
@@ -201,7 +203,10 @@ class ShipmentApiController(http.Controller):
         if not uid:
             return None, None
         rows = env.execute_query(SQL(
-            "SELECT id, key FROM res_users_apikeys WHERE user_id = %s AND index = %s ORDER BY id", uid, key[:8]))
+            """
+            SELECT k.id, k.key FROM res_users_apikeys k JOIN res_users u ON u.id = k.user_id
+             WHERE k.user_id = %s AND k.index = %s AND u.is_shipment_api_account ORDER BY k.id
+            """, uid, key[:8]))
         key_id = rows[0][0] if len(rows) == 1 else next(
             (row_id for row_id, hashed in rows if KEY_CRYPT_CONTEXT.verify(key, hashed)), None)
         if key_id is None:
@@ -341,9 +346,10 @@ class ShipmentApiController(http.Controller):
 
     def _shipment_events(self, call, raw_id):
         self._args(set())
-        shipment = self._visible_shipment(raw_id)
-        # Events of a shipment the account sees are its to see (the rules say the same).
-        events = shipment.sudo()._canonical_event_documents()[shipment.id]
+        shipment_id = contract.parse_id("shipment_id", raw_id)
+        events = request.env["shipment.shipment"]._visible_event_documents(shipment_id)
+        if events is None:
+            raise ApiProblem("not-found", f"No shipment {shipment_id}.")
         events.sort(key=lambda event: (event["occurred_at"] or "", event["id"]))
         return self._answer(call, {"data": events})
 

@@ -1,6 +1,6 @@
 """The canonical documents of shipments and their events, for the API and the outbox."""
 
-from odoo import models
+from odoo import api, models
 from odoo.tools import SQL
 
 from ..integration import canonical
@@ -62,3 +62,17 @@ class ShipmentShipment(models.Model):
         for row in self.env["shipment.event"]._canonical_rows(where):
             documents[row["shipment_id"]].append(canonical.event_document(row))
         return documents
+
+    @api.model
+    def _visible_event_documents(self, shipment_id):
+        """The event.v1 documents of shipment ``shipment_id`` when this environment may see
+        it, else ``None``: one query when it has events (the API's history read).
+
+        The record rules apply to the shipment, in the subquery; its events are then its
+        own to see, as the rules on events say too.
+        """
+        visible = self._search([("id", "=", shipment_id)])
+        rows = self.env["shipment.event"].sudo()._canonical_rows(SQL("shipment_id IN %s", visible.subselect()))
+        if not rows and not self.search_count([("id", "=", shipment_id)], limit=1):
+            return None
+        return [canonical.event_document(row) for row in rows]
