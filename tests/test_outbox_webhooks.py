@@ -287,24 +287,27 @@ class TestOutboxWebhooks(OutboxCommon):
         self.assertEqual(len(deliveries.attempt_ids), 24, "one row per request made, no more, no less")
 
     def test_a_slow_consumer_does_not_hold_back_another_subscription(self):
-        slow = Receiver(lambda number, headers, body: (204, {}, 0.5))
+        slow = Receiver(lambda number, headers, body: (204, {}, 0.3))
         self.addCleanup(slow.close)
         self.env["ir.config_parameter"].sudo().set_param(
             "shipment_visibility.outbound_allowed_hosts", f"127.0.0.1:{self.receiver.port}, 127.0.0.1:{slow.port}")
         self.env["ir.config_parameter"].sudo().set_param("shipment_visibility.outbox_concurrency", "2")
         self.env["ir.config_parameter"].sudo().set_param("shipment_visibility.outbox_batch_budget_seconds", "1")
-        # Named to come first: the slow consumer's messages are not the ones that may wait.
-        self.subscription.name = "Z storefront"
-        self.Subscription.create({"name": "A slow consumer", "url": slow.url(),
+        # The slow consumer has a backlog older than anything of the storefront's (it
+        # subscribed first): by age alone, the storefront would wait behind all of it.
+        self.subscription.enabled = False
+        self.Subscription.create({"name": "Slow consumer", "url": slow.url(),
                                   "secret": signatures.generate_webhook_secret()})
+        self.env["shipment.shipment"].create([{"tracking_number": f"SLOWA{index}"} for index in range(6)])
+        self.subscription.enabled = True
         arrived = []
         self.receiver.script = lambda number, headers, body: (arrived.append(time.monotonic()) or (204, {}, 0))
-        self.env["shipment.shipment"].create([{"tracking_number": f"SLOW{index}"} for index in range(6)])
+        self.env["shipment.shipment"].create([{"tracking_number": f"SLOWB{index}"} for index in range(6)])
         started = time.monotonic()
         self.dispatch()
         self.assertEqual(len(arrived), 6)
         self.assertLess(max(arrived) - started, 1.0, "the storefront's messages did not wait behind the slow ones")
-        self.assertEqual(len(slow.requests), 6, "the slow consumer got all of its messages too, later")
+        self.assertEqual(len(slow.requests), 12, "the slow consumer got all of its messages too, later")
         self.assertEqual(set(self.Delivery.search([]).mapped("state")), {"delivered"})
 
     def test_without_ordering_later_messages_go_on(self):
