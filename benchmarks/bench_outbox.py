@@ -201,7 +201,9 @@ class Bench:
         self.odoo = odoo
         self.registry = Registry(db)
         from odoo.addons.shipment_visibility.integration import amqp, outbound, signatures
+        from odoo.addons.shipment_visibility.models.shipment_outbox_delivery import DEFAULT_BATCH_SIZE
         self.amqp, self.outbound, self.signatures = amqp, outbound, signatures
+        self.default_batch_size = DEFAULT_BATCH_SIZE
 
     def env(self, cr):
         return self.odoo.api.Environment(cr, self.odoo.SUPERUSER_ID, {"tracking_disable": True})
@@ -256,7 +258,7 @@ class Bench:
             env = self.env(cr)
             Delivery = env["shipment.outbox.delivery"]
             # The batch size the dispatcher cron would use (``--batch-size``).
-            batch_size = Delivery._param("outbox_batch_size", 200)
+            batch_size = Delivery._param("outbox_batch_size", self.default_batch_size)
             started = time.monotonic()
             if self.profile:
                 self.profile.enable()
