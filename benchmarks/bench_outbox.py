@@ -347,25 +347,30 @@ class Bench:
             ("shipment.inbox", "_cron_process_inbox"), ("shipment.outbox.delivery", "_cron_dispatch"))]
         for thread in threads:
             thread.start()
-        with self.registry.cursor() as cr:
-            env = self.env(cr)
-            connector = env["shipment.connector"].browse(connector_id)
-            Inbox = env["shipment.inbox"]
-            started = time.monotonic()
-            for index in range(int(rate * seconds)):
-                due = started + index / rate
-                time.sleep(max(0.0, due - time.monotonic()))
-                number = f"E2E{index:06d}"
-                Inbox._enqueue(connector, aftership_body(number),
-                               {"Content-Type": "application/json"}, external_id=f"e2e-{index}")
-                cr.commit()
-                accepted[number] = time.time()
-        deadline = time.monotonic() + 60
-        while consumer.count() < len(accepted) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        stop.set()
-        for thread in threads:
-            thread.join(30)
+        try:
+            with self.registry.cursor() as cr:
+                env = self.env(cr)
+                connector = env["shipment.connector"].browse(connector_id)
+                Inbox = env["shipment.inbox"]
+                started = time.monotonic()
+                for index in range(int(rate * seconds)):
+                    due = started + index / rate
+                    time.sleep(max(0.0, due - time.monotonic()))
+                    number = f"E2E{index:06d}"
+                    # The route stores the exact bytes it received.
+                    Inbox._enqueue(connector, aftership_body(number).encode("utf-8"),
+                                   {"Content-Type": "application/json"}, external_id=f"e2e-{index}")
+                    cr.commit()
+                    accepted[number] = time.time()
+            deadline = time.monotonic() + 60
+            while consumer.count() < len(accepted) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            # Also on an error: the workers' cursors must be closed before the database
+            # is dropped.
+            stop.set()
+            for thread in threads:
+                thread.join(30)
         consumer.stop()
         latencies = []
         for at, _webhook_id, number in consumer.received:
