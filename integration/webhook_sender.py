@@ -16,6 +16,7 @@ batch's time budget: a slow consumer delays the others by at most one timeout, n
 by its whole share of the batch. What was not tried goes back to the queue untouched.
 """
 
+import os
 import threading
 import time
 from collections import deque
@@ -198,9 +199,14 @@ _SENDERS_LOCK = threading.Lock()
 
 
 def sender(workers=DEFAULT_WORKERS):
-    """The process's sender with ``workers`` threads (created on first use, after a fork)."""
+    """The process's sender with ``workers`` threads (created on first use).
+
+    Keyed by process id too: a pool inherited through a fork (Odoo's prefork workers)
+    has no threads left in the child.
+    """
+    key = (os.getpid(), workers)
     with _SENDERS_LOCK:
-        existing = _SENDERS.get(workers)
+        existing = _SENDERS.get(key)
         if existing is None:
-            existing = _SENDERS[workers] = Sender(workers)
+            existing = _SENDERS[key] = Sender(workers)
         return existing

@@ -245,6 +245,8 @@ class ShipmentOutboxDelivery(models.Model):
         if not self:
             return
         rows = self._batch_rows()
+        # sudo: a destination's URL, secrets and broker address are for integration
+        # administrators only, and the dispatcher may run as any user that woke it.
         subscriptions = self.env["shipment.subscription"].sudo().browse(sorted({row["subscription_id"]
                                                                                for row in rows}))
         by_subscription = defaultdict(list)
@@ -311,6 +313,8 @@ class ShipmentOutboxDelivery(models.Model):
     def _publish(self, subscription, rows):
         url = subscription._broker_url()
         publisher = amqp.publisher_for(url, subscription.amqp_exchange or "shipment_visibility.events")
+        # sudo: the carrier's name goes into the message headers whichever company or
+        # user the dispatcher runs as.
         carriers = {carrier.id: carrier.name or "" for carrier in self.env["delivery.carrier"].sudo().browse(
             {row["carrier_id"] for row in rows if row["carrier_id"]})}
         batch = [(row["event_type"], row["payload"].encode("utf-8"), row["message_uid"],
