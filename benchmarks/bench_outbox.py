@@ -28,14 +28,23 @@ What it does, all on this machine and on loopback:
 4. prints a table, writes ``benchmarks/results/outbox.json`` and drops the database.
 
 Options: ``--webhooks`` (5000), ``--amqp`` (10000), ``--rate`` (100), ``--seconds`` (30),
-``--backlog`` (100000), ``--outage`` (300), ``--skip NAME`` (repeatable), ``--keep-db``.
+``--backlog`` (100000), ``--outage`` (300), ``--skip NAME`` (repeatable), ``--keep-db``,
+``--reuse-db`` (with ``--db``: measure on a database kept by an earlier run instead of
+installing again), ``--batch-size`` and ``--concurrency`` (the dispatcher's
+``outbox_batch_size`` and ``outbox_concurrency`` settings), ``--profile`` (cProfile of
+the dispatcher's own thread in each measurement; the 25 most expensive functions and our
+15 costliest, callees included, are printed; the HTTP threads' work shows there as the
+dispatcher waiting on a lock).
 """
 
 import argparse
+import cProfile
 import http.server
+import io
 import json
 import multiprocessing
 import os
+import pstats
 import resource
 import signal
 import socket
@@ -161,6 +170,12 @@ def aftership_body(tracking_number):
     return json.dumps(data)
 
 
+def db_exists(db):
+    quoted = db.replace("'", "''")
+    probe = devenv._psql(f"SELECT 1 FROM pg_database WHERE datname = '{quoted}'", user=devenv.DB_USER)
+    return probe.stdout.strip() == "1"
+
+
 def create_database(tree, db, workdir):
     devenv.drop_db(db)
     log = workdir / "install.log"
@@ -175,6 +190,8 @@ def create_database(tree, db, workdir):
 
 
 class Bench:
+    profile = None  # a cProfile.Profile while --profile measures a dispatcher
+
     def __init__(self, tree, db):
         sys.path.insert(0, str(tree))
         import odoo
@@ -184,7 +201,9 @@ class Bench:
         self.odoo = odoo
         self.registry = Registry(db)
         from odoo.addons.shipment_visibility.integration import amqp, outbound, signatures
+        from odoo.addons.shipment_visibility.models.shipment_outbox_delivery import DEFAULT_BATCH_SIZE
         self.amqp, self.outbound, self.signatures = amqp, outbound, signatures
+        self.default_batch_size = DEFAULT_BATCH_SIZE
 
     def env(self, cr):
         return self.odoo.api.Environment(cr, self.odoo.SUPERUSER_ID, {"tracking_disable": True})
@@ -199,6 +218,9 @@ class Bench:
         self.run_sql("DELETE FROM shipment_outbox_delivery")
         self.run_sql("DELETE FROM shipment_subscription")
         self.run_sql("DELETE FROM shipment_outbox")
+        # The shipments of an earlier run on a reused database (--reuse-db) would collide
+        # with the tracking numbers of this one.
+        self.run_sql("DELETE FROM shipment_shipment")
 
     def subscriptions(self, count, **values):
         with self.registry.cursor() as cr:
@@ -222,14 +244,26 @@ class Bench:
                                                  for i in range(min(1000, messages - offset))])
                 cr.commit()
 
+    def configure(self, batch_size=None, concurrency=None):
+        with self.registry.cursor() as cr:
+            parameters = self.env(cr)["ir.config_parameter"]
+            if batch_size:
+                parameters.set_param("shipment_visibility.outbox_batch_size", str(batch_size))
+            if concurrency:
+                parameters.set_param("shipment_visibility.outbox_concurrency", str(concurrency))
+
     def dispatch_all(self, on_batch=None, time_budget=3600):
         done = 0
         with self.registry.cursor() as cr:
             env = self.env(cr)
             Delivery = env["shipment.outbox.delivery"]
+            # The batch size the dispatcher cron would use (``--batch-size``).
+            batch_size = Delivery._param("outbox_batch_size", self.default_batch_size)
             started = time.monotonic()
+            if self.profile:
+                self.profile.enable()
             while time.monotonic() - started < time_budget:
-                claimed = Delivery._claim(200)
+                claimed = Delivery._claim(batch_size)
                 if not claimed:
                     break
                 claimed._deliver()
@@ -238,6 +272,8 @@ class Bench:
                 done += len(claimed)
                 if on_batch:
                     on_batch(done)
+            if self.profile:
+                self.profile.disable()
         return done
 
     def pending(self):
@@ -311,25 +347,30 @@ class Bench:
             ("shipment.inbox", "_cron_process_inbox"), ("shipment.outbox.delivery", "_cron_dispatch"))]
         for thread in threads:
             thread.start()
-        with self.registry.cursor() as cr:
-            env = self.env(cr)
-            connector = env["shipment.connector"].browse(connector_id)
-            Inbox = env["shipment.inbox"]
-            started = time.monotonic()
-            for index in range(int(rate * seconds)):
-                due = started + index / rate
-                time.sleep(max(0.0, due - time.monotonic()))
-                number = f"E2E{index:06d}"
-                Inbox._enqueue(connector, aftership_body(number),
-                               {"Content-Type": "application/json"}, external_id=f"e2e-{index}")
-                cr.commit()
-                accepted[number] = time.time()
-        deadline = time.monotonic() + 60
-        while consumer.count() < len(accepted) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        stop.set()
-        for thread in threads:
-            thread.join(30)
+        try:
+            with self.registry.cursor() as cr:
+                env = self.env(cr)
+                connector = env["shipment.connector"].browse(connector_id)
+                Inbox = env["shipment.inbox"]
+                started = time.monotonic()
+                for index in range(int(rate * seconds)):
+                    due = started + index / rate
+                    time.sleep(max(0.0, due - time.monotonic()))
+                    number = f"E2E{index:06d}"
+                    # The route stores the exact bytes it received.
+                    Inbox._enqueue(connector, aftership_body(number).encode("utf-8"),
+                                   {"Content-Type": "application/json"}, external_id=f"e2e-{index}")
+                    cr.commit()
+                    accepted[number] = time.time()
+            deadline = time.monotonic() + 60
+            while consumer.count() < len(accepted) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            # Also on an error: the workers' cursors must be closed before the database
+            # is dropped.
+            stop.set()
+            for thread in threads:
+                thread.join(30)
         consumer.stop()
         latencies = []
         for at, _webhook_id, number in consumer.received:
@@ -459,6 +500,10 @@ def main():
     parser.add_argument("--skip", action="append", default=[])
     parser.add_argument("--db", default=f"sv_bench_outbox_{os.getpid()}")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--reuse-db", action="store_true")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--concurrency", type=int)
+    parser.add_argument("--profile", action="store_true")
     parser.add_argument("--out", default=str(HERE / "results" / "outbox.json"))
     args = parser.parse_args()
 
@@ -469,10 +514,12 @@ def main():
     devenv.ensure_postgresql()
     devenv.ensure_rabbitmq()
     workdir = Path(tempfile.mkdtemp(prefix="sv_bench_outbox_"))
-    create_database(tree, args.db, workdir)
+    if not (args.reuse_db and db_exists(args.db)):
+        create_database(tree, args.db, workdir)
     threading.current_thread().testing = False
     bench = Bench(tree, args.db)
     bench.allow_loopback()
+    bench.configure(args.batch_size, args.concurrency)
     plan = {
         "webhook_1": lambda: bench.webhooks(args.webhooks, 1),
         "webhook_10": lambda: bench.webhooks(args.webhooks // 10, 10),
@@ -488,8 +535,16 @@ def main():
             if name in args.skip:
                 continue
             say(f"running {name}")
+            bench.profile = cProfile.Profile() if args.profile else None
             results[name] = measure()
             say(f"{name}: {json.dumps(results[name])}")
+            if bench.profile:
+                stream = io.StringIO()
+                stats = pstats.Stats(bench.profile, stream=stream)
+                stats.sort_stats("tottime").print_stats(25)
+                # And where our own functions spend it, callees included.
+                stats.sort_stats("cumulative").print_stats("shipment_visibility", 15)
+                say(f"{name} profile of the dispatcher (by own time):\n{stream.getvalue()}")
     finally:
         if not args.keep_db:
             bench.odoo.sql_db.close_db(args.db)

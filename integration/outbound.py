@@ -94,7 +94,10 @@ def broker_retry_delay(attempts, rng=random.random):
 
     Messages stay in the outbox while the broker is down; 1, 2, 4… up to 60 s with jitter.
     """
-    return min(60.0, 2.0 ** max(attempts - 1, 0)) * (0.8 + 0.4 * rng())
+    # The exponent is capped before the power: a subscription counts every failed
+    # message, so a broker down under load reaches thousands of failures, and 2.0 ** 1024
+    # overflows a float.
+    return min(60.0, 2.0 ** min(max(attempts - 1, 0), 6)) * (0.8 + 0.4 * rng())
 
 
 def parse_retry_after(value, now=None):

@@ -1,6 +1,9 @@
 """Signed webhook delivery to a real loopback consumer: signatures, retries, refusals, ordering."""
 
 import json
+import threading
+import time
+from collections import defaultdict
 from datetime import timedelta
 
 from standardwebhooks.webhooks import Webhook
@@ -224,6 +227,88 @@ class TestOutboxWebhooks(OutboxCommon):
         sequences = [json.loads(body)["data"]["sequence"] for _p, _h, body in self.receiver.requests]
         total = len(self.messages_of("HOOK11"))
         self.assertEqual(sequences, [1] + list(range(1, total + 1)))
+
+    def test_strict_ordering_holds_with_several_requests_in_flight(self):
+        self.subscription.strict_ordering = True
+        self.env["ir.config_parameter"].sudo().set_param("shipment_visibility.outbox_concurrency", "8")
+        lock, flight = threading.Lock(), {"now": 0, "max": 0}
+        spans = defaultdict(list)  # tracking number → [(sequence, start, end)] as received
+
+        def script(number, headers, body):
+            data = json.loads(body)["data"]
+            start = time.monotonic()
+            with lock:
+                flight["now"] += 1
+                flight["max"] = max(flight["max"], flight["now"])
+            time.sleep(0.02)
+            with lock:
+                flight["now"] -= 1
+                spans[data["shipment"]["tracking_number"]].append((data["sequence"], start, time.monotonic()))
+            return 204, {}, 0
+
+        self.receiver.script = script
+        numbers = [f"ORDER{index}" for index in range(4)]
+        for number in numbers:
+            self.process(number, checkpoints=ALL)
+        self.dispatch()
+        self.assertEqual(set(self.deliveries().mapped("state")), {"delivered"})
+        for number in numbers:
+            received = spans[number]
+            self.assertEqual([sequence for sequence, _start, _end in received],
+                             list(range(1, len(self.messages_of(number)) + 1)), f"{number} in sequence order")
+            for (_seq, _start, end), (_next, start, _end) in zip(received, received[1:]):
+                self.assertLessEqual(end, start, "message n+1 left only after n was answered")
+        self.assertGreater(flight["max"], 1, "different shipments' messages were in flight together")
+
+    def test_every_attempt_is_logged_when_a_batch_is_recorded_at_once(self):
+        self.receiver.script = lambda number, headers, body: (
+            (500, {}, 0) if json.loads(body)["data"]["shipment"]["tracking_number"].endswith(("0", "3"))
+            else (204, {}, 0))
+        self.env["shipment.shipment"].create([{"tracking_number": f"LOG{index:02d}"} for index in range(20)])
+        deliveries = self.deliveries()
+        self.dispatch()
+        self.assertEqual(len(self.receiver.requests), 20)
+        failing = deliveries.filtered(lambda d: d.outbox_id.shipment_id.tracking_number.endswith(("0", "3")))
+        self.assertEqual(len(failing), 4)
+        for delivery in deliveries:
+            failed = delivery in failing
+            self.assertEqual(
+                [(attempt.attempt, attempt.status_code, attempt.success) for attempt in delivery.attempt_ids],
+                [(1, 500 if failed else 204, not failed)], delivery.outbox_id.shipment_id.tracking_number)
+            self.assertEqual((delivery.state, delivery.attempts, delivery.last_status_code),
+                             ("pending" if failed else "delivered", 1, 500 if failed else 204))
+        self.make_due(failing)
+        self.receiver.script = lambda number, headers, body: (204, {}, 0)
+        self.dispatch()
+        self.assertEqual(set(deliveries.mapped("state")), {"delivered"})
+        for delivery in failing:
+            self.assertEqual(delivery.attempt_ids.sorted("attempt").mapped("attempt"), [1, 2])
+            self.assertEqual(delivery.attempts, 2)
+        self.assertEqual(len(deliveries.attempt_ids), 24, "one row per request made, no more, no less")
+
+    def test_a_slow_consumer_does_not_hold_back_another_subscription(self):
+        slow = Receiver(lambda number, headers, body: (204, {}, 0.3))
+        self.addCleanup(slow.close)
+        self.env["ir.config_parameter"].sudo().set_param(
+            "shipment_visibility.outbound_allowed_hosts", f"127.0.0.1:{self.receiver.port}, 127.0.0.1:{slow.port}")
+        self.env["ir.config_parameter"].sudo().set_param("shipment_visibility.outbox_concurrency", "2")
+        self.env["ir.config_parameter"].sudo().set_param("shipment_visibility.outbox_batch_budget_seconds", "1")
+        # The slow consumer has a backlog older than anything of the storefront's (it
+        # subscribed first): by age alone, the storefront would wait behind all of it.
+        self.subscription.enabled = False
+        self.Subscription.create({"name": "Slow consumer", "url": slow.url(),
+                                  "secret": signatures.generate_webhook_secret()})
+        self.env["shipment.shipment"].create([{"tracking_number": f"SLOWA{index}"} for index in range(6)])
+        self.subscription.enabled = True
+        arrived = []
+        self.receiver.script = lambda number, headers, body: (arrived.append(time.monotonic()) or (204, {}, 0))
+        self.env["shipment.shipment"].create([{"tracking_number": f"SLOWB{index}"} for index in range(6)])
+        started = time.monotonic()
+        self.dispatch()
+        self.assertEqual(len(arrived), 6)
+        self.assertLess(max(arrived) - started, 1.0, "the storefront's messages did not wait behind the slow ones")
+        self.assertEqual(len(slow.requests), 12, "the slow consumer got all of its messages too, later")
+        self.assertEqual(set(self.Delivery.search([]).mapped("state")), {"delivered"})
 
     def test_without_ordering_later_messages_go_on(self):
         self.receiver.script = lambda number, headers, body: (
