@@ -79,6 +79,7 @@ class Odoo:
         self.env = env
         self.server = None
         self.port = None
+        self.extra_args = ()  # further server options, e.g. a drill's --load
 
     def cmd(self, *extra):
         cmd = devenv.odoo_cmd(self.tree, self.db, *extra)
@@ -112,7 +113,8 @@ class Odoo:
         # session, which is every webhook (and every /web/health call).
         cmd = self.cmd("--http-interface", "127.0.0.1", "--http-port", str(self.port),
                        "--gevent-port", str(devenv.free_port()), "--workers=2", "--max-cron-threads=1",
-                       "--log-level=warn", *(["--db-filter", f"^{self.db}$"] if self.db_filter else []))
+                       "--log-level=warn", *(["--db-filter", f"^{self.db}$"] if self.db_filter else []),
+                       *self.extra_args)
         # benchmarks/serve.py is odoo-bin minus the websocket process (see its docstring).
         cmd[1:2] = [str(HERE / "serve.py"), str(self.tree)]
         handle = open(log, "a")

@@ -52,6 +52,13 @@ class ShipmentWebhookController(http.Controller):
             status = 204 if httprequest.method == "OPTIONS" else 405
             return request.make_response(b"", headers=[("Allow", "POST"), ("Cache-Control", "no-store"),
                                                        ("X-Correlation-ID", correlation_id)], status=status)
+        if not request.db:
+            # Served without a database: Odoo could not open it (PostgreSQL restarting, a
+            # failover). Reached only when the module is loaded server-wide (``--load``);
+            # otherwise Odoo answers 404, which some partners take as final.
+            _logger.warning("webhook: no database to store into, asking sender to retry [%s]", correlation_id)
+            return self._answer(503, {"error": "unavailable", "message": "Database unavailable, retry later."},
+                                correlation_id, extra_headers=[("Retry-After", "30")])
         try:
             return self._receive(token, httprequest, correlation_id)
         except (psycopg2.InterfaceError, psycopg2.OperationalError) as exc:
