@@ -63,6 +63,9 @@ def parse_args():
     parser.add_argument("--db", default=f"sv_bench_prediction_{os.getpid()}")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--profile", action="store_true", help="print where the per-shipment update spends its time")
+    parser.add_argument("--compare-gbm", action="store_true",
+                        help="also score scikit-learn's HistGradientBoostingRegressor on the same backtest "
+                             "(installs scikit-learn into the benchmark's virtual environment if missing)")
     return parser.parse_args()
 
 
@@ -79,8 +82,12 @@ def create_database(tree, db, workdir):
         raise RuntimeError(f"module installation failed (exit {rc}), see {log}")
 
 
-def backtest(env, company, shipments, cutoff, transit):
-    """Score ours, the carrier's and the promise on every test shipment, at pickup and each scan."""
+def backtest(env, company, shipments, cutoff, transit, points=None):
+    """Score ours, the carrier's and the promise on every test shipment, at pickup and each scan.
+
+    :param list points: when given, receives one entry per scored prediction (the shipment,
+        its carrier, calendar, pickup day, scan and our prediction), for :func:`gbm_backtest`.
+    """
     from odoo.tools import SQL
 
     Lane = env["shipment.transit.lane"]
@@ -130,6 +137,8 @@ def backtest(env, company, shipments, cutoff, transit):
             if carrier_day:
                 scores["carrier"].append((carrier_day - delivered.date()).days)
             covered.append(prediction.window_start <= delivered.date() <= prediction.window_end)
+            if points is not None:
+                points.append((shipment, carrier_id, calendar, pickup, scan, delivered.date(), prediction))
             if now.date() <= promised:
                 flagged["ours"] |= prediction.late_probability * 100 > threshold
                 flagged["carrier"] |= bool(carrier_day and carrier_day > promised)
@@ -153,12 +162,166 @@ def backtest(env, company, shipments, cutoff, transit):
     return figures
 
 
+# --------------------------------------------------------------------------- gradient boosting (optional)
+
+#: Features of a prediction, all known at that moment; the categorical ones first.
+GBM_CATEGORICAL = ("carrier", "service", "origin_country", "origin_region", "dest_country", "dest_region",
+                   "last_milestone")
+GBM_NUMERIC = ("pickup_weekday", "elapsed", "month", "today_weekday")
+
+
+def ensure_sklearn():
+    """Import scikit-learn, installing it into this (the benchmark's) environment first if missing."""
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        say("scikit-learn is missing: installing it into the benchmark's virtual environment (benchmark only)")
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                        "scikit-learn"], check=True)
+
+
+def gbm_features(shipment, calendar, pickup, scan, transit):
+    """The features of a prediction made at ``scan`` (the latest actual event) for ``shipment``."""
+    actual = [e for e in shipment.events if e.event_class == "actual"]
+    origin = next((e for e in actual if e.country), None)
+    o_country = origin.country if origin else None
+    return {
+        "carrier": shipment.carrier.code,
+        "service": shipment.carrier.service,
+        "origin_country": o_country or "",
+        "origin_region": transit.region(o_country, origin.postcode if origin else None),
+        "dest_country": shipment.destination.country,
+        "dest_region": transit.region(shipment.destination.country, shipment.destination.postcode),
+        "last_milestone": scan.milestone,
+        "pickup_weekday": pickup.weekday(),
+        "elapsed": calendar.days_between(pickup, scan.occurred_at.date()),
+        "month": scan.occurred_at.month,
+        "today_weekday": scan.occurred_at.weekday(),
+    }
+
+
+def gbm_backtest(env, company, shipments, cutoff, transit, points):
+    """Train HistGradientBoostingRegressor on the training months and score it on ``points``.
+
+    Training rows: every shipment picked up by ``cutoff`` and delivered by then, at pickup
+    and at each later scan before delivery (shipments still on their way at the cut-off
+    are left out: the regressors cannot take censored rows, where the lanes count them).
+    Target: business days from pickup to delivery (as the lanes); the point is the median
+    (absolute error loss), the window the quantiles at :data:`transit.WINDOW`, each rounded
+    to the nearest business day and kept at or after the days already elapsed, then placed
+    on the carrier's calendar as ours is. Test rows are exactly ``points``, the predictions
+    :func:`backtest` scored for ours.
+    """
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from odoo.tools import SQL
+
+    carriers = env["delivery.carrier"].search([])
+    calendars = carriers._shipment_calendars(company)
+    rows = env.execute_query(SQL(
+        "SELECT tracking_number, carrier_id FROM shipment_shipment WHERE tracking_number = ANY(%s)",
+        [s.number for s in shipments]))
+    carrier_of = dict(rows)
+    train_features, train_target = [], []
+    for shipment in shipments:
+        actual = [e for e in shipment.events if e.event_class == "actual"]
+        delivered = next((e.occurred_at.date() for e in actual if e.milestone == "delivered"), None)
+        if not actual or not delivered or actual[0].occurred_at.date() > cutoff or delivered > cutoff:
+            continue
+        calendar = calendars.get(carrier_of.get(shipment.number)) or calendars[False]
+        pickup = actual[0].occurred_at.date()
+        total = calendar.days_between(pickup, delivered)
+        for scan in actual:
+            if scan.milestone == "delivered":
+                break
+            train_features.append(gbm_features(shipment, calendar, pickup, scan, transit))
+            train_target.append(total)
+    test_features = [gbm_features(shipment, calendar, pickup, scan, transit)
+                     for shipment, _carrier, calendar, pickup, scan, _delivered, _ours in points]
+    codes = {name: {} for name in GBM_CATEGORICAL}
+    for row in train_features:
+        for name in GBM_CATEGORICAL:
+            codes[name].setdefault(row[name], len(codes[name]))
+
+    def matrix(feature_rows):
+        return np.array([[codes[name].get(row[name], np.nan) for name in GBM_CATEGORICAL]
+                         + [row[name] for name in GBM_NUMERIC] for row in feature_rows], dtype=float)
+
+    x_train, x_test = matrix(train_features), matrix(test_features)
+    y_train = np.array(train_target, dtype=float)
+    categorical = [True] * len(GBM_CATEGORICAL) + [False] * len(GBM_NUMERIC)
+    models = {"point": HistGradientBoostingRegressor(loss="absolute_error", categorical_features=categorical,
+                                                     random_state=0),
+              "low": HistGradientBoostingRegressor(loss="quantile", quantile=transit.WINDOW[0],
+                                                   categorical_features=categorical, random_state=0),
+              "high": HistGradientBoostingRegressor(loss="quantile", quantile=transit.WINDOW[1],
+                                                    categorical_features=categorical, random_state=0)}
+    t0 = time.perf_counter()
+    for model in models.values():
+        model.fit(x_train, y_train)
+    train_seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    predicted = {name: model.predict(x_test) for name, model in models.items()}
+    predict_seconds = time.perf_counter() - t0
+    say(f"gbm: {len(train_target)} training rows, {len(points)} test rows; 3 models trained in "
+        f"{train_seconds:.1f} s ({', '.join(f'{n} {m.n_iter_} iterations' for n, m in models.items())}), "
+        f"predicted in {predict_seconds:.2f} s")
+    scored = {"ours": [], "gbm": []}
+    for index, (shipment, _carrier, calendar, pickup, scan, delivered, ours) in enumerate(points):
+        elapsed = test_features[index]["elapsed"]
+        days = max(round(predicted["point"][index]), elapsed)
+        low = max(round(predicted["low"][index]), elapsed)
+        high = max(round(predicted["high"][index]), low)
+        at_pickup = scan is next(e for e in shipment.events if e.event_class == "actual")
+        scored["gbm"].append(((calendar.add_days(pickup, days) - delivered).days,
+                              calendar.add_days(pickup, low) <= delivered <= calendar.add_days(pickup, high),
+                              at_pickup, high - low))
+        scored["ours"].append(((ours.delivery - delivered).days,
+                               ours.window_start <= delivered <= ours.window_end, at_pickup,
+                               calendar.days_between(pickup, ours.window_end)
+                               - calendar.days_between(pickup, ours.window_start)))
+    figures = {}
+    for name, results in scored.items():
+        errors = [error for error, _covered, _pickup, _width in results]
+        at_pickup = [covered for _error, covered, pickup, _width in results if pickup]
+        figures[name] = {
+            "predictions": len(errors),
+            "mae_days": statistics.fmean(abs(e) for e in errors),
+            "exact": 100 * sum(1 for e in errors if e == 0) / len(errors),
+            "within_1": 100 * sum(1 for e in errors if abs(e) <= 1) / len(errors),
+            "window_coverage": 100 * sum(covered for _e, covered, _p, _w in results) / len(results),
+            "window_width": statistics.fmean(width for _e, _c, _p, width in results),
+            "window_coverage_pickup": 100 * sum(at_pickup) / len(at_pickup) if at_pickup else float("nan"),
+        }
+    figures["gbm"]["train_rows"] = len(train_target)
+    figures["gbm"]["train_seconds"] = train_seconds
+    # Ablation: the point model without the last milestone, which the lanes do not use.
+    keep = [index for index, name in enumerate(GBM_CATEGORICAL + GBM_NUMERIC) if name != "last_milestone"]
+    ablation = HistGradientBoostingRegressor(loss="absolute_error", random_state=0,
+                                             categorical_features=[categorical[index] for index in keep])
+    ablation.fit(x_train[:, keep], y_train)
+    errors = []
+    for index, (day, (_shipment, _carrier, calendar, pickup, _scan, delivered, _ours)) in enumerate(
+            zip(ablation.predict(x_test[:, keep]), points)):
+        days = max(round(day), test_features[index]["elapsed"])
+        errors.append((calendar.add_days(pickup, days) - delivered).days)
+    figures["gbm_no_milestone"] = {
+        "mae_days": statistics.fmean(abs(e) for e in errors),
+        "exact": 100 * sum(1 for e in errors if e == 0) / len(errors),
+        "within_1": 100 * sum(1 for e in errors if abs(e) <= 1) / len(errors),
+    }
+    return figures
+
+
 def main():
     args = parse_args()
     tree = devenv.bootstrap()
     if os.path.realpath(sys.prefix) != os.path.realpath(devenv.VENV):
         os.execv(str(devenv.venv_python()), [str(devenv.venv_python()), str(Path(__file__).resolve()),
                                              *sys.argv[1:]])
+    if args.compare_gbm:
+        ensure_sklearn()
     workdir = Path(tempfile.mkdtemp(prefix="sv_bench_prediction_"))
     create_database(tree, args.db, workdir)
     if str(tree) not in sys.path:
@@ -194,8 +357,12 @@ def main():
             train_seconds = time.perf_counter() - t0
             say(f"learned {lanes} lanes from the first nine months in {train_seconds:.1f} s")
             t0 = time.perf_counter()
-            figures = backtest(env, company, shipments, cutoff, transit)
+            points = [] if args.compare_gbm else None
+            figures = backtest(env, company, shipments, cutoff, transit, points)
             say(f"backtest scored in {time.perf_counter() - t0:.1f} s")
+            if args.compare_gbm:
+                gbm_figures = gbm_backtest(env, company, shipments, cutoff, transit, points)
+                gbm_figures["ours"]["train_seconds"] = train_seconds
             t0 = time.perf_counter()
             lanes = Lane._refresh(company, today=args.end)
             env.cr.flush()
@@ -242,6 +409,19 @@ def main():
             if row:
                 say(f"{name:10} {row['predictions']:>11} {row['mae_days']:>10.2f} {row['exact']:>8.1f} "
                     f"{row['within_1']:>9.1f} {row.get('window_coverage', float('nan')):>13.1f}")
+        if args.compare_gbm:
+            say(f"lanes vs gradient boosting (same {len(points)} predictions; window "
+                f"{transit.WINDOW[0]:.0%}-{transit.WINDOW[1]:.0%}, width in business days):")
+            say(f"{'':10} {'MAE (days)':>10} {'exact %':>8} {'±1 day %':>9} {'window %':>9} "
+                f"{'at pickup %':>11} {'width':>6} {'trained in':>10}")
+            for name, label in (("ours", "lanes"), ("gbm", "gbm")):
+                row = gbm_figures[name]
+                say(f"{label:10} {row['mae_days']:>10.2f} {row['exact']:>8.1f} {row['within_1']:>9.1f} "
+                    f"{row['window_coverage']:>9.1f} {row['window_coverage_pickup']:>11.1f} "
+                    f"{row['window_width']:>6.2f} {row['train_seconds']:>8.1f} s")
+            row = gbm_figures["gbm_no_milestone"]
+            say(f"{'gbm, no last milestone (point only)':35} MAE {row['mae_days']:.2f}, exact {row['exact']:.1f} %, "
+                f"±1 day {row['within_1']:.1f} %")
         late = figures["late"]
         say(f"late deliveries: {late['late_shipments']}, caught in advance: ours {late['caught_ours']:.1f} %, "
             f"carrier estimate {late['caught_carrier']:.1f} %")
