@@ -24,6 +24,12 @@ What it does, all on this machine:
    of messages;
 6. drops its database (unless ``--keep-db``).
 
+With ``--compare-gbm`` the backtest also trains scikit-learn's
+``HistGradientBoostingRegressor`` (median and the window's quantiles) on the same nine
+months and scores it on exactly the predictions scored for ours (:func:`gbm_backtest`).
+scikit-learn is a benchmark-only dependency, installed into the benchmark's virtual
+environment when the option is used; the module never imports it.
+
 The backtest predicts with the same pure functions the module uses
 (:mod:`integration.transit`) on the lanes the module learned, so that a quarter of
 scans is scored in seconds rather than through one ORM write per scan.
