@@ -1,4 +1,5 @@
-from odoo.tests import tagged
+from odoo.exceptions import AccessError
+from odoo.tests import new_test_user, tagged
 from odoo.tools import SQL
 
 from ..integration import taxonomy
@@ -39,6 +40,14 @@ class TestEventRollup(SlaHistoryCommon):
         self.assertEqual(rollup[:2], expected[:2], shipment.tracking_number)
         self.assertAlmostEqual(rollup[2], float(expected[2]), places=3, msg=shipment.tracking_number)
         self.assertEqual(rollup[3:], expected[3:], shipment.tracking_number)
+
+    def test_rollup_is_not_readable_through_the_orm(self):
+        """The rollup has no company of its own: reports read it in SQL behind their own
+        rules, and no user reads its rows (another company's figures) directly."""
+        manager = new_test_user(self.env, "sv_rollup_manager",
+                                groups="shipment_visibility.group_shipment_manager")
+        with self.assertRaises(AccessError):
+            self.env["shipment.event.rollup"].with_user(manager).search([])
 
     def test_history_figures_by_hand(self):
         # A2: three actual events received 2, 1 and 3 h late; the attempt is its first exception.
