@@ -235,10 +235,15 @@ def report(db, jobs, outcome, retried, kills, args, sent_seconds, drained, probl
     print(f"lost {len(lost)}, stored but not processed {len(unprocessed)}, duplicated events {duplicated}, "
           f"events per shipment {sorted(set(per_shipment))}")
     print(f"inbox states {states}; drained {drained:.1f} s after the first request")
+    return verdict(ok, problems)
+
+
+def verdict(ok, problems, heading="server log problems (first 20):"):
+    """Print the server's log problems and the drill's verdict; the exit code."""
     if problems:
-        print("server log problems (first 20):")
+        print(heading)
         for line in problems:
-            print(f"  {line}")
+            print(f"  {line[:300]}")
     print(f"verdict: {'PASS' if ok else 'FAIL'}")
     return 0 if ok else 1
 

@@ -38,7 +38,7 @@ for entry in (str(HERE), str(HERE.parent / "tools"), str(HERE.parent)):
         sys.path.insert(0, entry)
 
 import devenv  # noqa: E402
-from drill_cron_kill import psql, send_all  # noqa: E402
+from drill_cron_kill import psql, send_all, verdict  # noqa: E402
 from run import SECRET, Odoo, _webhook_jobs, setup_connector  # noqa: E402
 
 PREFIX = "1ZPOUT"
@@ -260,12 +260,7 @@ def report(odoo, args, webhook_connector, ids, timeline, transitions, runs, reco
           f"lost {max(0, len(accepted) - inbox_rows)}, "
           f"duplicated events {duplicated}; {load.get('retried', 0)} retries by the senders")
     problems = odoo.server_log_problems()
-    if problems:
-        print("server log problems (first 20):")
-        for line in problems:
-            print(f"  {line[:300]}")
-    print(f"verdict: {'PASS' if ok else 'FAIL'}")
-    return 0 if ok else 1
+    return verdict(ok, problems)
 
 
 if __name__ == "__main__":

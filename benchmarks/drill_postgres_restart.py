@@ -42,7 +42,7 @@ for entry in (str(HERE), str(HERE.parent / "tools"), str(HERE.parent)):
         sys.path.insert(0, entry)
 
 import devenv  # noqa: E402
-from drill_cron_kill import psql, send_all  # noqa: E402
+from drill_cron_kill import psql, send_all, verdict  # noqa: E402
 from run import SECRET, Odoo, _webhook_jobs, setup_connector  # noqa: E402
 
 PREFIX = "1ZPGRS"
@@ -221,12 +221,7 @@ def report(db, jobs, outcome, retried, answers, restart, args, sent_seconds, dra
     print(f"lost {len(lost)}, stored but not processed {len(unprocessed)}, duplicated events {duplicated}, "
           f"events per shipment {sorted(set(per_shipment))}")
     print(f"inbox states {states}; drained {drained:.1f} s after the first request")
-    if problems:
-        print("server log problems (first 20):")
-        for line in problems:
-            print(f"  {line[:300]}")
-    print(f"verdict: {'PASS' if ok else 'FAIL'}")
-    return 0 if ok else 1
+    return verdict(ok, problems)
 
 
 if __name__ == "__main__":

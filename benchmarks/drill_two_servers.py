@@ -40,7 +40,7 @@ for entry in (str(HERE), str(HERE.parent / "tools"), str(HERE.parent)):
         sys.path.insert(0, entry)
 
 import devenv  # noqa: E402
-from drill_cron_kill import psql, send_all  # noqa: E402
+from drill_cron_kill import psql, send_all, verdict  # noqa: E402
 from run import SECRET, Odoo, _webhook_jobs, setup_connector  # noqa: E402
 
 PREFIX = "1ZTWOS"
@@ -234,12 +234,7 @@ def report(db, args, jobs, outcome, retried, runs, burst_result, sent_seconds, d
           f"{burst_seconds:.1f} s, answers {dict(burst_answers)}; accepted {burst_accepted}, stored {burst_stored}, "
           f"budget {budget} (burst {max(1, per_minute // 6)} + refill over {burst_seconds:.1f} s; "
           f"a limit per server would allow up to {2 * budget})")
-    if problems:
-        print("server log problems (first 20 per server):")
-        for line in problems:
-            print(f"  {line[:300]}")
-    print(f"verdict: {'PASS' if ok else 'FAIL'}")
-    return 0 if ok else 1
+    return verdict(ok, problems, heading="server log problems (first 20 per server):")
 
 
 if __name__ == "__main__":
