@@ -47,6 +47,7 @@ for entry in (str(HERE), str(REPO / "tools"), str(REPO)):
         sys.path.insert(0, entry)
 
 import devenv  # noqa: E402  (tools/devenv.py: standard library only)
+from autovacuum import AutovacuumStandIn  # noqa: E402
 
 SECRET = "benchmark-aftership-secret"
 TARGETS = {
@@ -513,15 +514,26 @@ def phase_processor(odoo, connector_id, args):
                     "--shipments", str(shipments), "--updates", str(args.backlog_updates),
                     "--pickings", str(pickings), "--out", str(first), "--", *odoo.config_args(),
                     "--log-level=warn"], check=True, env=odoo.env)
+    # What autovacuum would have done after the bulk preparation, and keeps doing during
+    # the run, when this server has it off (see autovacuum.py).
+    vacuum = AutovacuumStandIn(odoo.db)
+    if vacuum.active:
+        say(f"processor: the server's autovacuum is off; applying its rules from here "
+            f"({len(vacuum.catch_up())} tables after the preparation, then every {vacuum.naptime} s)")
     busy_before = wait_quiet(args.wait_quiet)
     meter = CpuMeter(db=odoo.db)
     say("processor: working the backlog in one process (shipment.inbox._cron_process_inbox)")
-    subprocess.run([python, script, "process", "--odoo", str(odoo.tree), "--max-seconds", str(args.processor_seconds),
-                    "--out", str(second), "--", *odoo.config_args(), "--log-level=warn"], check=True, env=odoo.env)
+    vacuum.start()
+    try:
+        subprocess.run([python, script, "process", "--odoo", str(odoo.tree), "--max-seconds",
+                        str(args.processor_seconds), "--out", str(second), "--", *odoo.config_args(),
+                        "--log-level=warn"], check=True, env=odoo.env)
+    finally:
+        vacuum.stop()
     cpu = meter.result()
     result = json.loads(first.read_text())
     result.update(json.loads(second.read_text()))
-    result.update(cpu=cpu, machine_busy_before=busy_before)
+    result.update(cpu=cpu, machine_busy_before=busy_before, autovacuum=vacuum.summary())
     per_shipment = result["parsed_events_per_shipment"]
     result["parsed_events_per_second"] = round(
         per_shipment * shipments * result["processed"] / max(result["messages"], 1) / result["seconds"], 1
