@@ -346,7 +346,8 @@ class ShipmentInbox(models.Model):
             if numbers:
                 found = Shipment._find_or_create_for_events(numbers, connector=connector)
                 shipments.update(((connector.id, number), shipment) for number, shipment in found.items())
-        rows, seen, shipments_of = [], set(), {}
+        rows, shipments_of = [], {}
+        seen = Event._stored_keys({shipment.id for shipment in shipments.values()})
         for message in self:
             result = parsed[message.id]
             numbers = dict.fromkeys([event.tracking_number for event in result.events] + list(result.tracking_numbers))

@@ -73,7 +73,9 @@ class ShipmentShipment(models.Model):
         PREDICTION_SOURCES, readonly=True, copy=False,
         help="What the prediction was learned from: the finest group of earlier shipments with enough "
              "deliveries, else the SLA policy's transit time.")
-    predicted_at = fields.Datetime(string="Predicted On", readonly=True, copy=False)
+    predicted_at = fields.Datetime(string="Predicted On", readonly=True, copy=False,
+                                   help="When the present prediction was made; a re-prediction with the same "
+                                        "outcome keeps it.")
     predicted_at_pickup = fields.Date(
         string="Predicted at Pickup", readonly=True, copy=False, groups="base.group_user",
         help="The first prediction made after the first carrier scan, kept to measure accuracy.")
@@ -245,7 +247,7 @@ class ShipmentShipment(models.Model):
                 for row in rows]
 
     def _write_predictions(self, rows, updates):
-        """Write the new prediction fields of every shipment in one ``UPDATE``, then tell the ORM.
+        """Write the predictions that changed in one ``UPDATE``, then tell the ORM.
 
         One statement per batch instead of one ORM write per shipment. Afterwards the
         cache of the written fields is invalidated and, field by field, only the
@@ -257,10 +259,20 @@ class ShipmentShipment(models.Model):
         :param dict updates: shipment id → values of fields of ``PREDICTION_FIELDS``
             (a field left out keeps its value).
         """
-        if not updates:
-            return
         Shipment = self.env["shipment.shipment"]
         before = {row["id"]: row for row in rows}
+
+        def changed(shipment_id, name):
+            field = Shipment._fields[name]
+            return field.convert_to_cache(updates[shipment_id][name], Shipment) \
+                != field.convert_to_cache(before[shipment_id][name], Shipment)
+
+        # A prediction that comes out the same keeps its row and its time: most events do
+        # not move it, and each rewrite is another version of the whole shipment row.
+        updates = {shipment_id: values for shipment_id, values in updates.items()
+                   if any(name != "predicted_at" and changed(shipment_id, name) for name in values)}
+        if not updates:
+            return
         ids = list(updates)
         assignments, arrays, aliases = [], [], []
         for name in PREDICTION_FIELDS:
@@ -283,11 +295,8 @@ class ShipmentShipment(models.Model):
             arrays=SQL(", ").join(arrays), aliases=SQL(", ").join(aliases)))
         Shipment.browse(ids).invalidate_recordset([*PREDICTION_FIELDS, "write_uid", "write_date"], flush=False)
         for name in PREDICTION_FIELDS:
-            field = Shipment._fields[name]
-            changed = [shipment_id for shipment_id in ids if name in updates[shipment_id]
-                       and field.convert_to_cache(updates[shipment_id][name], Shipment)
-                       != field.convert_to_cache(before[shipment_id][name], Shipment)]
-            Shipment.browse(changed).modified([name])
+            Shipment.browse([shipment_id for shipment_id in ids if name in updates[shipment_id]
+                             and changed(shipment_id, name)]).modified([name])
 
     @api.model
     def _refresh_open_predictions(self, company, now=None):
