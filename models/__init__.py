@@ -26,6 +26,7 @@ from . import shipment_workflow
 from . import shipment_shadow_comparison
 
 # core models extended by the module
+from . import ir_cron  # our crons share a time budget per pass of Odoo's cron loop
 from . import stock_picking
 from . import res_company
 from . import res_config_settings

@@ -204,10 +204,12 @@ class ShipmentConnector(models.Model):
                 _logger.warning("inbound folder of connector %s cannot be read: %s", connector.id, exc)
                 connector.write({"last_poll_error": _("Inbound folder cannot be read: %s", exc)})
         Cron = self.env["ir.cron"]
+        budget = Cron._shipment_time_left(self._WATCH_RUN_BUDGET_SECONDS)
         started = time.monotonic()
         done = 0
         for connector, path in waiting:
-            if time.monotonic() - started > self._WATCH_RUN_BUDGET_SECONDS:
+            # At least one file per call, whatever is left of the cron pass.
+            if done and time.monotonic() - started > budget:
                 break
 
             def progress(parts_done, parts_total, path=path):
@@ -222,6 +224,7 @@ class ShipmentConnector(models.Model):
             Cron._notify_progress(done=done, remaining=len(waiting) - done)
             if not self._is_testing_run():
                 self.env.cr.commit()
+        Cron._shipment_notify_progress(done=done, remaining=len(waiting) - done)
         return done
 
     def _inbound_files(self):

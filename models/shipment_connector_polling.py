@@ -329,10 +329,13 @@ class ShipmentConnector(models.Model):
             if not self._is_testing_run():
                 self.env.cr.commit()
 
+        budget = Cron._shipment_time_left(self._POLL_RUN_BUDGET_SECONDS)
         started = time.monotonic()
         for index, connector in enumerate(connectors):
-            left = self._POLL_RUN_BUDGET_SECONDS - (time.monotonic() - started)
-            if left <= 0:
+            left = budget - (time.monotonic() - started)
+            # The first connector gets its share whatever is left of the cron pass: each
+            # call progresses.
+            if left <= 0 and index:
                 break
             share = max(left / (len(connectors) - index), self._POLL_MIN_SHARE_SECONDS)
             try:
@@ -344,7 +347,7 @@ class ShipmentConnector(models.Model):
             if result["error"]:
                 # Shipments a failing partner could not answer are no work for this run.
                 progress["remaining"] = max(progress["remaining"] - result["left"], 0)
-        Cron._notify_progress(done=progress["done"], remaining=progress["remaining"])
+        Cron._shipment_notify_progress(done=progress["done"], remaining=progress["remaining"])
         return progress["done"]
 
     def _poll_is_due(self, now):

@@ -51,15 +51,21 @@ class ShipmentInbox(models.Model):
         failed or rescheduled, and the next batch goes on.
         """
         batch_size = self._param("inbox_batch_size", DEFAULT_BATCH_SIZE)
+        Cron = self.env["ir.cron"]
+        # Each call works at least one batch, whatever is left of the cron pass: it always
+        # progresses.
+        budget = Cron._shipment_time_left(RUN_TIME_BUDGET_SECONDS)
         started = time.monotonic()
         done = 0
         drained = False
-        while time.monotonic() - started < RUN_TIME_BUDGET_SECONDS:
+        while True:
             claimed, raced = self._claim_or_race(batch_size)
             if raced and not _is_testing():
                 # Every batch is committed before the next claim: nothing of ours is lost
                 # by starting a new transaction, whose snapshot sees the other worker's claim.
                 self.env.cr.rollback()
+                if time.monotonic() - started >= budget:
+                    break
                 time.sleep(random.uniform(0.01, 0.05))
                 continue
             if not claimed:
@@ -75,13 +81,15 @@ class ShipmentInbox(models.Model):
                 claimed._fail_unfinished(exc)
             done += len(claimed)
             # Committed with each batch: should the worker die, Odoo sees partial progress.
-            self.env["ir.cron"]._notify_progress(done=done, remaining=1)
+            Cron._notify_progress(done=done, remaining=1)
             if not _is_testing():
                 self.env.cr.commit()
+            if time.monotonic() - started >= budget:
+                break
         # Odoo calls the cron again at once while work remains: only messages due now count,
         # not retries scheduled for later (a count of every pending row also cost a scan of
         # the queue per batch).
-        self.env["ir.cron"]._notify_progress(done=done, remaining=0 if drained else self._count_due())
+        Cron._shipment_notify_progress(done=done, remaining=0 if drained else self._count_due())
         return done
 
     @api.model

@@ -129,18 +129,23 @@ class ShipmentOutboxDelivery(models.Model):
     def _cron_dispatch(self, time_budget=RUN_TIME_BUDGET_SECONDS):
         """Deliver due messages in batches until none is due or the time budget is spent."""
         batch_size = self._param("outbox_batch_size", DEFAULT_BATCH_SIZE)
+        Cron = self.env["ir.cron"]
+        # Each call delivers at least one batch, whatever is left of the cron pass.
+        time_budget = Cron._shipment_time_left(time_budget)
         started, done, drained = time.monotonic(), 0, False
-        while time.monotonic() - started < time_budget:
+        while True:
             claimed = self._claim(batch_size)
             if not claimed:
                 drained = True
                 break
             claimed._deliver()
             done += len(claimed)
-            self.env["ir.cron"]._notify_progress(done=done, remaining=1)
+            Cron._notify_progress(done=done, remaining=1)
             if not _is_testing():
                 self.env.cr.commit()
-        self.env["ir.cron"]._notify_progress(done=done, remaining=0 if drained else self._count_due())
+            if time.monotonic() - started >= time_budget:
+                break
+        Cron._shipment_notify_progress(done=done, remaining=0 if drained else self._count_due())
         return done
 
     @api.model

@@ -43,3 +43,4 @@ from . import test_api_schemathesis
 from . import test_outbox_metrics
 from . import test_api_subscriptions
 from . import test_event_rollup
+from . import test_cron_budget

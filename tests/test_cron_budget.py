@@ -1,0 +1,81 @@
+"""Our crons stop in time for Odoo's cron watchdog and hand what is left to the next pass."""
+
+from odoo import fields
+from odoo.tests import tagged
+
+from .common import ShipmentCommon
+from .test_inbox_processor import aftership_body, enqueue
+
+PROCESSOR_CRON = "shipment_visibility.ir_cron_process_inbox"
+
+
+@tagged("post_install", "-at_install")
+class TestCronBudget(ShipmentCommon):
+    """Each job is run through Odoo's own ``_process_job``, as a cron worker's pass does."""
+
+    def setUp(self):
+        super().setUp()
+        self.cron = self.env.ref(PROCESSOR_CRON)
+        self.params = self.env["ir.config_parameter"].sudo()
+        self.params.set_param("shipment_visibility.inbox_batch_size", "1")
+        self.messages = self.env["shipment.inbox"].browse(
+            [enqueue(self.connector, aftership_body(f"BUDGET{i}"))[0] for i in range(3)])
+        # Whatever woke the processor on enqueue is not what this test is about.
+        self.env["ir.cron.trigger"].search([("cron_id", "=", self.cron.id)]).unlink()
+        self.calls_before = self.calls()
+
+    def run_pass(self):
+        """One job of a cron pass: Odoo calls it up to ten times while it reports work left."""
+        self.env.flush_all()
+        self.registry.enter_test_mode(self.cr)
+        try:
+            self.registry["ir.cron"]._process_job(
+                self.registry.db_name, self.registry.cursor(),
+                {**self.cron.read(load=None)[0], "done": 0, "remaining": 0, "timed_out_counter": 0})
+        finally:
+            self.registry.leave_test_mode()
+        self.env.invalidate_all()
+
+    def calls(self):
+        return self.env["ir.cron.progress"].search_count([("cron_id", "=", self.cron.id)]) - getattr(
+            self, "calls_before", 0)
+
+    def ready(self):
+        """Due again at once: the job's next regular call is later, a trigger says now.
+
+        (Odoo's own readiness query compares with the transaction's start, which in a
+        test is the start of the whole class.)"""
+        now = fields.Datetime.now()
+        self.assertGreater(self.cron.nextcall, now, "the pass rescheduled the job's regular call")
+        return bool(self.env["ir.cron.trigger"].search_count([("cron_id", "=", self.cron.id),
+                                                              ("call_at", "<=", now)]))
+
+    def test_spent_series_hands_the_rest_to_the_next_pass(self):
+        self.params.set_param("shipment_visibility.cron_series_budget_seconds", "0")
+        self.run_pass()
+        self.assertEqual(self.messages.mapped("state").count("done"), 1, "one batch, then the series is over")
+        self.assertEqual(self.calls(), 1, "Odoo was told nothing is left, and stopped calling the job")
+        self.assertTrue(self.ready(), "the job is due again at once: the next pass takes the rest")
+        self.run_pass()
+        self.run_pass()
+        self.assertEqual(self.messages.mapped("state"), ["done"] * 3)
+        self.assertEqual(self.calls(), 3)
+        self.assertFalse(self.ready(), "nothing left: no trigger for an empty queue")
+
+    def test_spent_pass_hands_over_even_with_series_time_left(self):
+        self.params.set_param("shipment_visibility.cron_pass_budget_seconds", "0")
+        self.run_pass()
+        self.assertEqual(self.messages.mapped("state").count("done"), 1)
+        self.assertTrue(self.ready())
+
+    def test_within_budget_the_job_drains_the_queue_in_one_pass(self):
+        self.run_pass()
+        self.assertEqual(self.messages.mapped("state"), ["done"] * 3)
+        self.assertEqual(self.calls(), 1, "within its budget one call works the whole queue")
+        self.assertFalse(self.ready())
+
+    def test_outside_a_cron_pass_only_the_jobs_own_budget_counts(self):
+        """"Run Manually" and scripts are not cut short by a pass budget they are not in."""
+        self.params.set_param("shipment_visibility.cron_series_budget_seconds", "0")
+        self.env["shipment.inbox"]._cron_process_inbox()
+        self.assertEqual(self.messages.mapped("state"), ["done"] * 3)
