@@ -3,6 +3,7 @@ from . import shipment_connector
 from . import shipment_connector_secrets
 from . import shipment_connector_webhook
 from . import shipment_connector_polling
+from . import shipment_connector_breaker
 from . import shipment_connector_files
 from . import shipment_connector_easypost
 from . import shipment_status_map
