@@ -298,6 +298,10 @@ class ShipmentEvent(models.Model):
         them — shipment state, delivery order summary, SLA — is recomputed at the next flush,
         once per shipment however many events arrived."""
         self.modified(["shipment_id", *STATE_INPUT_FIELDS], create=True)
+        # The insert wrote each row's company and connector from its shipment already:
+        # recomputing the related copies cost every batch a pass over all its new events.
+        for name in ("company_id", "connector_id"):
+            self.env.remove_to_compute(self._fields[name], self)
 
 
 def _db_value(value):

@@ -109,6 +109,19 @@ class TestInboxProcessor(ShipmentCommon):
             self.assertEqual(message.shipment_ids.status, "delivered")
             self.assertFalse(message.lease_until)
 
+    def test_stored_events_carry_their_shipments_company_and_connector(self):
+        """Rows are inserted raw and their related copies never recomputed: the insert sets them."""
+        message = self.message(self.connector, aftership_body("COPIES1"))
+        self.Inbox._cron_process_inbox()
+        self.assertEqual(message.state, "done")
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT DISTINCT e.company_id, e.connector_id FROM shipment_event e WHERE e.inbox_id = %s", [message.id])
+        self.assertEqual(self.env.cr.fetchall(), [(self.company.id, self.connector.id)])
+        events = self.env["shipment.event"].search([("inbox_id", "=", message.id)])
+        self.assertEqual(len(events), 11)
+        self.assertEqual((events.company_id, events.connector_id), (self.company, self.connector))
+
     def test_failure_is_retried_with_backoff_then_dead_lettered(self):
         """A transient failure (a lock held elsewhere) backs off; at the limit: dead + activity."""
         admin = new_test_user(self.env, "sv_dead_letter_admin",
