@@ -23,10 +23,12 @@ def storable_text(value, limit=None):
         return value
     if "\x00" in value:
         value = value.replace("\x00", NUL_ESCAPE)
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    # ASCII holds no surrogate: the common case skips encoding a copy to find out.
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "backslashreplace").decode("utf-8")
     return value[:limit] if limit else value
 
 
