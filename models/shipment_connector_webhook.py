@@ -143,7 +143,7 @@ class ShipmentConnector(models.Model):
             for connector in self.sudo():  # the token column is integration-admin data
                 if connector.support_webhook and not connector.webhook_token:
                     connector._set_webhook_token()
-        if {"mode", "signature_scheme", "jwks", "active", "connector_type"} & set(vals):
+        if {"mode", "signature_scheme", "jwks", "active", "connector_type", "poll_enabled"} & set(vals):
             self._check_live_requires_verification()
         return result
 
@@ -170,6 +170,10 @@ class ShipmentConnector(models.Model):
                 raise ValidationError(_(
                     "Connector %s cannot be live without signature verification: choose a "
                     "signature scheme first.", connector.name))
+            if connector.poll_enabled and connector.support_polling:
+                # A connector that only polls needs no webhook secret: without one, every
+                # webhook sent to it is refused (counted as "No secret configured").
+                continue
             if connector._effective_scheme() == signatures.SHIPENGINE:
                 if not connector.jwks:
                     raise ValidationError(_("Connector %s needs ShipEngine's public key set (JWKS) "

@@ -10,7 +10,7 @@ from unittest.mock import patch
 import requests
 
 from odoo import fields
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
@@ -171,6 +171,21 @@ class TestPolling(TransactionCase):
         self.assertEqual(len(self._messages(connector)), 3)
         self.env["shipment.inbox"]._cron_process_inbox()
         self.assertEqual(set(shipments.mapped("status")), {"in_transit"})
+
+    def test_a_live_connector_that_only_polls_needs_no_webhook_secret(self):
+        """Its webhooks are refused (no secret to verify them with); polling works, and
+        turning polling off asks for the secret first."""
+        connector = self._connector("aftership", webhook_secret=False)
+        self.assertEqual((connector.mode, connector.has_webhook_secret), ("live", False))
+        shipments = self._shipments(connector, 3)
+        self._poll()
+        self.env["shipment.inbox"]._cron_process_inbox()
+        self.assertEqual(set(shipments.mapped("status")), {"in_transit"})
+        with self.assertRaisesRegex(ValidationError, "needs a webhook secret"):
+            connector.poll_enabled = False
+        with self.assertRaisesRegex(ValidationError, "needs a webhook secret"):
+            self.env["shipment.connector"].create({
+                "name": "Webhook-only without a secret", "connector_type": "aftership", "mode": "live"})
 
     def test_partial_batch_answers_store_what_came(self):
         """A partner answering for part of a batch: the rest of the batch is still imported."""

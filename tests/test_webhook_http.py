@@ -95,6 +95,19 @@ class TestWebhookHttp(WebhookHttpCase):
                 self.assertEqual(self.rejections(connector), {"bad_signature": 1})
                 self.assertFalse(self.inbox(connector))
 
+    def test_a_polling_connector_without_a_secret_refuses_every_webhook(self):
+        """Live and polling, no webhook secret: a signed webhook gets the unknown token's
+        answer, nothing is stored, and the refusal is counted with its reason."""
+        connector = self._make_connector(self.env, "AfterShip, polling only", "aftership", "adapter",
+                                         webhook_secret=False, poll_enabled=True,
+                                         api_base_url="https://api.aftership.example")
+        self.assertFalse(connector.has_webhook_secret)
+        body = sample_body("aftership")
+        response = self.post(connector, body, sign_for(self.partners["aftership"], body))
+        self.assertUnauthorized(response)
+        self.assertFalse(self.inbox(connector))
+        self.assertEqual(self.rejections(connector), {"no_secret": 1})
+
     def test_missing_signature_header_is_refused(self):
         for connector, body in self.connectors_with_bodies():
             with self.subTest(connector=self.scheme_label(connector)):
