@@ -3,23 +3,24 @@
 from odoo import fields
 from odoo.tests import tagged
 
+from ..integration import signatures
 from .common import ShipmentCommon
+from .outbox_common import OutboxCommon, Receiver
 from .test_inbox_processor import aftership_body, enqueue
 
 PROCESSOR_CRON = "shipment_visibility.ir_cron_process_inbox"
+DISPATCHER_CRON = "shipment_visibility.ir_cron_dispatch_outbox"
 
 
-@tagged("post_install", "-at_install")
-class TestCronBudget(ShipmentCommon):
-    """Each job is run through Odoo's own ``_process_job``, as a cron worker's pass does."""
+class CronPassMixin:
+    """Runs one job through Odoo's own ``_process_job``, as a cron worker's pass does."""
+
+    cron_xmlid = None
 
     def setUp(self):
         super().setUp()
-        self.cron = self.env.ref(PROCESSOR_CRON)
+        self.cron = self.env.ref(self.cron_xmlid)
         self.params = self.env["ir.config_parameter"].sudo()
-        self.params.set_param("shipment_visibility.inbox_batch_size", "1")
-        self.messages = self.env["shipment.inbox"].browse(
-            [enqueue(self.connector, aftership_body(f"BUDGET{i}"))[0] for i in range(3)])
         self.calls_before = self.calls()
 
     def run_pass(self):
@@ -51,6 +52,19 @@ class TestCronBudget(ShipmentCommon):
         return bool(self.env["ir.cron.trigger"].search_count([("cron_id", "=", self.cron.id),
                                                               ("call_at", "<=", now)]))
 
+
+@tagged("post_install", "-at_install")
+class TestCronBudget(CronPassMixin, ShipmentCommon):
+    """The inbox processor's cron."""
+
+    cron_xmlid = PROCESSOR_CRON
+
+    def setUp(self):
+        super().setUp()
+        self.params.set_param("shipment_visibility.inbox_batch_size", "1")
+        self.messages = self.env["shipment.inbox"].browse(
+            [enqueue(self.connector, aftership_body(f"BUDGET{i}"))[0] for i in range(3)])
+
     def test_spent_series_hands_the_rest_to_the_next_pass(self):
         self.params.set_param("shipment_visibility.cron_series_budget_seconds", "0")
         self.run_pass()
@@ -80,3 +94,36 @@ class TestCronBudget(ShipmentCommon):
         self.params.set_param("shipment_visibility.cron_series_budget_seconds", "0")
         self.env["shipment.inbox"]._cron_process_inbox()
         self.assertEqual(self.messages.mapped("state"), ["done"] * 3)
+
+
+@tagged("post_install", "-at_install")
+class TestDispatcherCronBudget(CronPassMixin, OutboxCommon):
+    """The outbox dispatcher's cron, delivering to a real loopback consumer."""
+
+    cron_xmlid = DISPATCHER_CRON
+
+    def setUp(self):
+        super().setUp()
+        self.receiver = Receiver()
+        self.addCleanup(self.receiver.close)
+        self.params.set_param("shipment_visibility.outbound_allowed_hosts", f"127.0.0.1:{self.receiver.port}")
+        self.subscription = self.Subscription.create({
+            "name": "Storefront", "url": self.receiver.url(), "secret": signatures.generate_webhook_secret()})
+        self.process("BUDGETHOOK", checkpoints=list(range(9)))
+        self.deliveries = self.Delivery.search([("subscription_id", "=", self.subscription.id)])
+        self.assertGreater(len(self.deliveries), 2)
+        self.params.set_param("shipment_visibility.outbox_batch_size", "1")
+
+    def test_spent_series_delivers_one_batch_and_hands_over(self):
+        self.params.set_param("shipment_visibility.cron_series_budget_seconds", "0")
+        self.run_pass()
+        self.assertEqual(self.deliveries.mapped("state").count("delivered"), 1)
+        self.assertEqual(len(self.receiver.requests), 1)
+        self.assertEqual(self.calls(), 1)
+        self.assertTrue(self.ready())
+
+    def test_within_budget_the_dispatcher_delivers_everything_in_one_pass(self):
+        self.run_pass()
+        self.assertEqual(set(self.deliveries.mapped("state")), {"delivered"})
+        self.assertEqual(len(self.receiver.requests), len(self.deliveries))
+        self.assertFalse(self.ready())
