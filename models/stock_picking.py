@@ -35,7 +35,7 @@ class StockPicking(models.Model):
     # ------------------------------------------------------------------ #
 
     @api.depends("shipment_ids.status", "shipment_ids.exception_state", "shipment_ids.eta",
-                 "shipment_ids.sla_state")
+                 "shipment_ids.sla_state", "shipment_ids.active")
     def _compute_shipment_summary(self):
         order = {code: rank for rank, (code, _label) in enumerate(STATUS_SELECTION)}
         summaries = self._shipment_summary_rows()
@@ -58,8 +58,8 @@ class StockPicking(models.Model):
             picking.shipment_late = any(sla in ("late", "at_risk") for *_rest, sla in shipments)
 
     def _shipment_summary_rows(self):
-        """Saved order id → ``(status, exception state, ETA, SLA state)`` of its shipments,
-        in the shipments' order, read in one query.
+        """Saved order id → ``(status, exception state, ETA, SLA state)`` of its shipments
+        (``shipment_ids``: live, not archived), in the shipments' order, read in one query.
 
         The processor recomputes hundreds of orders per batch: through ``shipment_ids``,
         each batch first fetched every column of every order and of its other one2manys.
@@ -69,12 +69,12 @@ class StockPicking(models.Model):
         if not saved:
             return summaries
         self.env["shipment.shipment"].flush_model(
-            ["picking_id", "shadow", "status", "exception_state", "eta", "sla_state", "last_event_at"])
+            ["picking_id", "shadow", "active", "status", "exception_state", "eta", "sla_state", "last_event_at"])
         rows = self.env.execute_query(SQL(
             """
             SELECT picking_id, status, exception_state, eta, sla_state
               FROM shipment_shipment
-             WHERE picking_id = ANY(%s) AND shadow IS NOT TRUE
+             WHERE picking_id = ANY(%s) AND shadow IS NOT TRUE AND active
              ORDER BY last_event_at DESC NULLS LAST, id DESC
             """, saved))
         for picking_id, *summary in rows:

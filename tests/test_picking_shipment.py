@@ -35,6 +35,19 @@ class TestPickingShipment(ShipmentCommon):
                          ["PARCEL1", "PARCEL2", "PARCEL3"])
         self.assertEqual(picking.shipment_count, 3)
 
+    def test_summary_follows_live_unarchived_shipments_in_their_order(self):
+        """The order's status: an open exception first, else the least advanced parcel;
+        archived shipments no longer count."""
+        picking = self._create_picking(carrier_tracking_ref="SUMA,SUMB")
+        self._ingest([self._event("SUMA", "delivered", -1), self._event("SUMB", "in_transit", -2)])
+        self.assertEqual((picking.shipment_count, picking.shipment_status), (2, "in_transit"))
+        self._ingest([self._event("SUMB", "exception", 1, reason="damaged")])
+        self.assertEqual((picking.shipment_status, picking.shipment_exception), ("exception", True))
+        picking.shipment_ids.filtered(lambda s: s.tracking_number == "SUMB").active = False
+        self.env.flush_all()
+        self.assertEqual((picking.shipment_count, picking.shipment_status, picking.shipment_exception),
+                         (1, "delivered", False))
+
     def test_changing_ref_relinks_without_losing_events(self):
         """A replaced ref detaches the old shipment with its events and links a new one."""
         picking = self._create_picking(carrier_tracking_ref="OLD1")
