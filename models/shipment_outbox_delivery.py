@@ -25,6 +25,16 @@ RUN_TIME_BUDGET_SECONDS = 50
 WAKE_KEY = "shipment_visibility.wake_dispatcher"
 
 
+# Under strict ordering, a delivery (``delivery`` of ``subscription``) waits while an
+# earlier message of the same shipment is still on its way to the same subscription.
+_WAITS_FOR_EARLIER = SQL("""(COALESCE(subscription.strict_ordering, FALSE) AND EXISTS (
+    SELECT 1 FROM shipment_outbox_delivery earlier
+     WHERE earlier.subscription_id = delivery.subscription_id
+       AND earlier.shipment_id = delivery.shipment_id
+       AND earlier.sequence < delivery.sequence
+       AND earlier.state IN ('pending', 'sending')))""")
+
+
 class ShipmentOutboxDelivery(models.Model):
     """One outbox message on its way to one subscription, with its attempts.
 
@@ -188,12 +198,7 @@ class ShipmentOutboxDelivery(models.Model):
                              WHERE delivery.subscription_id = subscription.id
                                AND delivery.state = 'pending'
                                AND delivery.next_attempt_at <= statement_timestamp() at time zone 'utc'
-                               AND NOT (COALESCE(subscription.strict_ordering, FALSE) AND EXISTS (
-                                   SELECT 1 FROM shipment_outbox_delivery earlier
-                                    WHERE earlier.subscription_id = delivery.subscription_id
-                                      AND earlier.shipment_id = delivery.shipment_id
-                                      AND earlier.sequence < delivery.sequence
-                                      AND earlier.state IN ('pending', 'sending')))
+                               AND NOT %(waits_for_earlier)s
                              ORDER BY delivery.next_attempt_at, delivery.id
                              LIMIT %(limit)s
                          ) pick
@@ -206,12 +211,7 @@ class ShipmentOutboxDelivery(models.Model):
                          WHERE subscription.enabled AND subscription.active
                            AND delivery.state = 'sending'
                            AND delivery.lease_until < statement_timestamp() at time zone 'utc'
-                           AND NOT (COALESCE(subscription.strict_ordering, FALSE) AND EXISTS (
-                               SELECT 1 FROM shipment_outbox_delivery earlier
-                                WHERE earlier.subscription_id = delivery.subscription_id
-                                  AND earlier.shipment_id = delivery.shipment_id
-                                  AND earlier.sequence < delivery.sequence
-                                  AND earlier.state IN ('pending', 'sending')))
+                           AND NOT %(waits_for_earlier)s
                     ), due AS (
                         SELECT delivery.id FROM shipment_outbox_delivery delivery
                           JOIN candidate ON candidate.id = delivery.id
@@ -229,7 +229,7 @@ class ShipmentOutboxDelivery(models.Model):
                            lease_until = statement_timestamp() at time zone 'utc' + make_interval(secs => %(lease)s)
                       FROM due WHERE delivery.id = due.id
                     RETURNING delivery.id
-                    """, limit=limit, lease=lease), log_exceptions=False)
+                    """, limit=limit, lease=lease, waits_for_earlier=_WAITS_FOR_EARLIER), log_exceptions=False)
                 ids = [row[0] for row in self.env.cr.fetchall()]
         except psycopg2.errors.SerializationFailure:
             _logger.info("outbox claim lost a race to another worker")
