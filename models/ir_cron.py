@@ -1,7 +1,10 @@
+import logging
 import threading
 import time
 
 from odoo import SUPERUSER_ID, api, models
+
+_logger = logging.getLogger(__name__)
 
 # Odoo's watchdog kills a cron worker whose pass over a database outlasts
 # ``limit_time_real_cron`` (``limit_time_real``, 120 s, by default), in the middle of
@@ -49,11 +52,21 @@ class IrCron(models.Model):
         if job_started is None:
             return own_budget
         # Operators who raised limit_time_real_cron may allow longer passes.
-        params = self.env["ir.config_parameter"].sudo()
-        series = float(params.get_param(SERIES_BUDGET_PARAM, DEFAULT_SERIES_BUDGET_SECONDS))
-        whole = float(params.get_param(PASS_BUDGET_PARAM, DEFAULT_PASS_BUDGET_SECONDS))
+        series = self._shipment_budget_param(SERIES_BUDGET_PARAM, DEFAULT_SERIES_BUDGET_SECONDS)
+        whole = self._shipment_budget_param(PASS_BUDGET_PARAM, DEFAULT_PASS_BUDGET_SECONDS)
         now = time.monotonic()
         return min(own_budget, series - (now - job_started), whole - (now - _current.pass_started))
+
+    @api.model
+    def _shipment_budget_param(self, key, default):
+        """A budget in seconds from the system parameters; a value that is not a number
+        must not stop every cron of ours, so it counts as the default, with a warning."""
+        value = self.env["ir.config_parameter"].sudo().get_param(key, default)
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            _logger.warning("system parameter %s = %r is not a number of seconds; using %s", key, value, default)
+            return float(default)
 
     @api.model
     def _shipment_notify_progress(self, done, remaining):

@@ -83,6 +83,15 @@ class TestCronBudget(CronPassMixin, ShipmentCommon):
         self.assertEqual(self.messages.mapped("state").count("done"), 1)
         self.assertTrue(self.ready())
 
+    def test_a_budget_that_is_not_a_number_counts_as_the_default(self):
+        """A typo in the system parameter must not stop the processor."""
+        self.params.set_param("shipment_visibility.cron_series_budget_seconds", "twenty")
+        with self.assertLogs("odoo.addons.shipment_visibility.models.ir_cron", "WARNING") as logs:
+            self.run_pass()
+        self.assertIn("is not a number of seconds", logs.output[0])
+        self.assertEqual(self.messages.mapped("state"), ["done"] * 3)
+        self.assertFalse(self.ready())
+
     def test_within_budget_the_job_drains_the_queue_in_one_pass(self):
         self.run_pass()
         self.assertEqual(self.messages.mapped("state"), ["done"] * 3)
