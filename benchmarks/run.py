@@ -525,8 +525,9 @@ def phase_processor(odoo, connector_id, args):
     say("processor: working the backlog in one process (shipment.inbox._cron_process_inbox)")
     vacuum.start()
     try:
+        profile = ["--profile", args.processor_profile] if args.processor_profile else []
         subprocess.run([python, script, "process", "--odoo", str(odoo.tree), "--max-seconds",
-                        str(args.processor_seconds), "--out", str(second), "--", *odoo.config_args(),
+                        str(args.processor_seconds), "--out", str(second), *profile, "--", *odoo.config_args(),
                         "--log-level=warn"], check=True, env=odoo.env)
     finally:
         vacuum.stop()
@@ -681,6 +682,8 @@ def parse_args(argv=None):
     parser.add_argument("--backlog-pickings", type=int, default=None,
                         help="backlog shipments with a delivery order (default: all)")
     parser.add_argument("--processor-seconds", type=float, default=900, help="time cap of the processor run")
+    parser.add_argument("--processor-profile", help="write a cProfile of the processor run here (slows it down: "
+                                                    "its figures are then not comparable)")
     parser.add_argument("--visible-rate", type=float, default=100, help="webhooks per second (default 100)")
     parser.add_argument("--visible-seconds", type=float, default=30, help="duration of that load (default 30)")
     parser.add_argument("--visible-timeout", type=float, default=60, help="wait for the last status after sending")

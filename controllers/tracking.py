@@ -55,12 +55,10 @@ class ShipmentTrackingController(http.Controller):
     @http.route("/track/<string:token>", type="http", auth="public", methods=["GET"], readonly=False,
                 sitemap=False)
     def track_token(self, token, lang=None, show="", **_kw):
-        shipment = self._shipment_by_token(token)
+        limit = None if show == "all" else CUSTOMER_EVENT_LIMIT
+        shipment, around = self._shipment_page_by_token(token, limit)
         if not shipment:
             return self._not_found_token()
-        limit = None if show == "all" else CUSTOMER_EVENT_LIMIT
-        # Two queries in all: the token, then everything around the shipment with its events.
-        around = shipment._customer_surroundings(events_limit=limit)
         self._set_lang(lang, customer_lang=around["customer_lang"])
         shipment = shipment.with_context(lang=request.env.lang)  # found before the language was known
         brand = SimpleNamespace(id=around["company_id"], name=around["company_name"],
@@ -204,6 +202,16 @@ class ShipmentTrackingController(http.Controller):
         response = self._render("shipment_visibility.tracking_lookup", values, status=429)
         response.headers["Retry-After"] = str(int(wait))
         return response
+
+    def _shipment_page_by_token(self, token, events_limit):
+        """The shipment of an access token and what its page shows, in one query.
+
+        :return: (shipment, surroundings), or (empty recordset, None)
+        """
+        Shipment = request.env["shipment.shipment"].sudo()  # the token is the credential
+        if not token or not _TOKEN.match(token):
+            return Shipment, None
+        return Shipment._customer_page_by_token(token, events_limit)
 
     def _shipment_by_token(self, token):
         """The shipment of an access token, compared in constant time; an empty recordset otherwise."""

@@ -183,6 +183,33 @@ class TestTrackingPage(HttpCase, PortalCommon):
 
     # ------------------------------------------------------------------ queries
 
+    def test_archived_shipment_link_is_not_found(self):
+        token = self.parcel_a.access_token
+        self.parcel_a.active = False
+        response = self.url_open(f"/track/{token}")
+        self.assertEqual(response.status_code, 404)
+        self.assertNotIn("PARCELA1", response.text)
+
+    def test_long_history_shows_the_latest_events_and_a_link_to_all(self):
+        shipment = self.env["shipment.shipment"].create({
+            "tracking_number": "LONG25", "carrier_id": self.carrier.id, "partner_id": self.contact.id})
+        store_events(self.env, [
+            CanonicalEvent("LONG25", "in_transit", self.now - timedelta(hours=i), city=f"Hub {i:02d}",
+                           country="FR", description=f"Scan {i:02d}") for i in range(25)],
+            "webhook", connector=self.connector)
+        url = f"/track/{shipment._portal_ensure_token()}"
+        page = self.url_open(url).text
+        self.assertEqual(page.count('class="sv-event '), 20)
+        self.assertIn("Scan 00", page)  # the newest
+        self.assertNotIn("Scan 20", page)
+        self.assertIn("Show all 25 events", page)
+        everything = self.url_open(f"{url}?show=all").text
+        self.assertEqual(everything.count('class="sv-event '), 25)
+        self.assertIn("Scan 24", everything)
+        self.assertNotIn("Show all", everything)
+        # The company's public face is on the page, read by the same statement.
+        self.assertIn(self.env.company.name, page)
+
     def test_queries_do_not_grow_with_the_history(self):
         def count_queries(shipment):
             url = f"/track/{shipment.access_token}"
