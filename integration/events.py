@@ -133,6 +133,8 @@ class CanonicalEvent(StatusFacts):
         set_ = object.__setattr__
         for name in self.TEXT_FIELDS:
             value = getattr(self, name)
+            if value.__class__ is str and value.isascii() and "\x00" not in value:
+                continue  # nearly every field: nothing to escape, no call to pay for
             if value is not None and not isinstance(value, str):
                 raise EventError(f"{name} must be text, not {type(value).__name__}")
             set_(self, name, storable_text(value))

@@ -43,7 +43,9 @@ def storable_json(value, depth=0):
     if isinstance(value, str):
         return storable_text(value)
     if isinstance(value, dict):
-        return {storable_text(str(key)): storable_json(item, depth + 1) for key, item in value.items()}
+        # Facts are mostly flat text: plain ASCII strings need no call of their own.
+        return {storable_text(str(key)): item if item.__class__ is str and item.isascii() and "\x00" not in item
+                else storable_json(item, depth + 1) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [storable_json(item, depth + 1) for item in value]
     return value

@@ -102,6 +102,18 @@ def test_storable_json_escapes_keys_and_values_and_stops_at_depth():
     assert "[nested too deep]" in json.dumps(storable_json(deep))
 
 
+def test_flat_facts_and_event_text_are_escaped_past_the_ascii_fast_path():
+    facts = {"tag": "Delivered", "raw_tag": "a\x00b", "location": "Zürich", "bad": "x\ud800", "n": 3}
+    assert storable_json(facts) == {"tag": "Delivered", "raw_tag": "a\\u0000b", "location": "Zürich",
+                                    "bad": "x\\ud800", "n": 3}
+    event = CanonicalEvent("1Z999", "in_transit", datetime(2026, 12, 1, tzinfo=timezone.utc),
+                           description="ok\x00", city="x\ud800", region="Île-de-France", extra=facts)
+    assert (event.description, event.city, event.region) == ("ok\\u0000", "x\\ud800", "Île-de-France")
+    assert event.extra["raw_tag"] == "a\\u0000b"
+    with pytest.raises(EventError, match="city must be text"):
+        CanonicalEvent("1Z999", "in_transit", datetime(2026, 12, 1, tzinfo=timezone.utc), city=5)
+
+
 def test_error_text_is_storable_and_never_empty():
     assert error_text(ValueError("bad \x00 \ud800")) == "bad \\u0000 \\ud800"
     assert error_text(RuntimeError()) == "RuntimeError"
