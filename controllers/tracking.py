@@ -1,12 +1,12 @@
 import re
-from types import SimpleNamespace
 
 from odoo import _, http
 from odoo.http import request
-from odoo.tools import SQL, consteq
+from odoo.tools import consteq
 
 from ..integration import customer_view
 from ..integration.events import EventError, normalize_tracking_number
+from ..models.res_company import PublicFace
 from ..models.shipment_shipment_customer import CUSTOMER_EVENT_LIMIT, CUSTOMER_SHIPMENT_FIELDS
 
 # Tokens are uuid4 strings (portal.mixin); anything else is not looked up.
@@ -61,11 +61,8 @@ class ShipmentTrackingController(http.Controller):
             return self._not_found_token()
         self._set_lang(lang, customer_lang=around["customer_lang"])
         shipment = shipment.with_context(lang=request.env.lang)  # found before the language was known
-        brand = SimpleNamespace(id=around["company_id"], name=around["company_name"],
-                                email=around["company_email"], phone=around["company_phone"],
-                                primary_color=around["company_primary_color"],
-                                secondary_color=around["company_secondary_color"])
-        tz_name = around["customer_tz"] or around["company_tz"] or "UTC"
+        brand = around["company"]
+        tz_name = around["customer_tz"] or brand.tz or "UTC"
         view = shipment._customer_view_values(tz_name, full=True, around=around, limit=limit)
         values = self._page_values(brand, view=view, token=token,
                                    all_url=f"/track/{token}?show=all",
@@ -243,20 +240,13 @@ class ShipmentTrackingController(http.Controller):
 
     @staticmethod
     def _brand(company):
-        """The company's public face (name, contact, colours, time zone) in one query.
+        """The company's public face (name, contact, colours, time zone), cached.
 
-        :rtype: types.SimpleNamespace
+        :rtype: odoo.addons.shipment_visibility.models.res_company.PublicFace
         """
-        if isinstance(company, SimpleNamespace):
+        if isinstance(company, PublicFace):
             return company
-        request.env["res.company"].flush_model()
-        rows = request.env.execute_query_dict(SQL(
-            """
-            SELECT c.id, c.name, c.primary_color, c.secondary_color, p.email, p.phone, p.tz
-              FROM res_company c JOIN res_partner p ON p.id = c.partner_id
-             WHERE c.id = %s
-            """, company.id))
-        return SimpleNamespace(**rows[0])
+        return request.env["res.company"]._shipment_public_face(company.id)
 
     def _page_values(self, company, **values):
         company = self._brand(company)

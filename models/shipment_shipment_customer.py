@@ -44,7 +44,8 @@ def _customer_page_query(where, events_limit=False):
     times the query's execution on every request (measured with ``EXPLAIN (SUMMARY)``).
     Each table read still costs about 0.1 ms of planning and start-up, so the latest
     event's words, which only problem statuses explain, are read when needed instead
-    (see ``_customer_explanation``).
+    (see ``_customer_explanation``), and the company's public face comes from a cache
+    (``res.company._shipment_public_face``).
     """
     shown = _customer_event_filter()
     events = SQL(
@@ -68,10 +69,6 @@ def _customer_page_query(where, events_limit=False):
                   FROM res_partner a
                  WHERE a.id = COALESCE(s.partner_id, (SELECT p.partner_id FROM stock_picking p
                                                        WHERE p.id = s.picking_id))) AS address,
-               (SELECT json_build_array(company.name, company.primary_color, company.secondary_color,
-                                        cp.email, cp.phone, cp.tz)
-                  FROM res_company company JOIN res_partner cp ON cp.id = company.partner_id
-                 WHERE company.id = s.company_id) AS company,
                (SELECT json_build_array(array_agg(DISTINCT milestone), count(*) FILTER (WHERE %(shown_only)s))
                   FROM shipment_event WHERE shipment_id = s.id AND event_class = %(actual)s) AS reached
                %(events)s
@@ -81,34 +78,6 @@ def _customer_page_query(where, events_limit=False):
         shipment=SQL(", ").join(SQL.identifier("s", name) for name in ["id", *CUSTOMER_SHIPMENT_FIELDS]),
         shown_only=SQL("milestone <> %s OR COALESCE(description, '') <> ''", taxonomy.UNKNOWN),
         actual=taxonomy.ACTUAL, events=events, where=where)
-
-
-def _customer_surroundings_from_row(row, events_limit):
-    """The dict of ``_customer_surroundings`` from a row of :func:`_customer_page_query`."""
-    carrier = row["carrier"] or [None] * 2
-    picking = row["picking"] or [None] * 2
-    address = row["address"] or [None] * 9
-    company = row["company"]
-    milestones, total = row["reached"]
-    around = {
-        "carrier_names": carrier[0], "carrier_tracking_url": carrier[1],
-        "picking_name": picking[0], "order_name": picking[1],
-        "address_name": address[0], "street": address[1], "street2": address[2], "zip": address[3],
-        "city": address[4], "customer_lang": address[5], "customer_tz": address[6],
-        "state_name": address[7], "country_names": address[8],
-        "company_id": row["company_id"], "company_name": company[0],
-        "company_primary_color": company[1], "company_secondary_color": company[2],
-        "company_email": company[3], "company_phone": company[4], "company_tz": company[5],
-        "milestones": milestones or [],
-    }
-    if events_limit is not False:
-        around["events_limit"] = events_limit
-        around["events_total"] = total
-        # JSON carries timestamps as ISO text; the timeline formats datetimes.
-        around["events"] = row["events"] or []
-        for event in around["events"]:
-            event["occurred_at"] = datetime.fromisoformat(event["occurred_at"])
-    return around
 
 
 class ShipmentShipment(models.Model):
@@ -210,7 +179,7 @@ class ShipmentShipment(models.Model):
         self.ensure_one()
         self.env.flush_all()
         row = self.env.execute_query_dict(_customer_page_query(SQL("s.id = %s", self.id), events_limit))[0]
-        return _customer_surroundings_from_row(row, events_limit)
+        return self._customer_surroundings_from_row(row, events_limit)
 
     @api.model
     def _customer_page_by_token(self, token, events_limit=CUSTOMER_EVENT_LIMIT):
@@ -234,7 +203,33 @@ class ShipmentShipment(models.Model):
         # the cache, without overwriting what is there (there is nothing: just found).
         for name in CUSTOMER_SHIPMENT_FIELDS:
             self.env.cache.insert_missing(shipment, self._fields[name], [row[name]])
-        return shipment, _customer_surroundings_from_row(row, events_limit)
+        return shipment, self._customer_surroundings_from_row(row, events_limit)
+
+    @api.model
+    def _customer_surroundings_from_row(self, row, events_limit):
+        """The dict of ``_customer_surroundings`` from a row of :func:`_customer_page_query`."""
+        carrier = row["carrier"] or [None] * 2
+        picking = row["picking"] or [None] * 2
+        address = row["address"] or [None] * 9
+        company = self.env["res.company"]._shipment_public_face(row["company_id"])
+        milestones, total = row["reached"]
+        around = {
+            "carrier_names": carrier[0], "carrier_tracking_url": carrier[1],
+            "picking_name": picking[0], "order_name": picking[1],
+            "address_name": address[0], "street": address[1], "street2": address[2], "zip": address[3],
+            "city": address[4], "customer_lang": address[5], "customer_tz": address[6],
+            "state_name": address[7], "country_names": address[8],
+            "company_id": row["company_id"], "company": company,
+            "milestones": milestones or [],
+        }
+        if events_limit is not False:
+            around["events_limit"] = events_limit
+            around["events_total"] = total
+            # JSON carries timestamps as ISO text; the timeline formats datetimes.
+            around["events"] = row["events"] or []
+            for event in around["events"]:
+                event["occurred_at"] = datetime.fromisoformat(event["occurred_at"])
+        return around
 
     def _customer_translated(self, translations):
         """A translated name read as its raw jsonb value, in the environment's language."""

@@ -210,6 +210,21 @@ class TestTrackingPage(HttpCase, PortalCommon):
         # The company's public face is on the page, read by the same statement.
         self.assertIn(self.env.company.name, page)
 
+    def test_company_public_face_changes_show_on_the_next_page(self):
+        """The company's name, colours and contact are cached per worker: a change clears them."""
+        url = f"/track/{self.parcel_a.access_token}"
+        self.assertIn(self.env.company.name, self.url_open(url).text)
+        self.env.company.write({"name": "Renamed Lilas Shop", "primary_color": "#123456"})
+        html = self.url_open(url).text
+        self.assertIn("Renamed Lilas Shop", html)
+        self.assertIn("--sv-primary: #123456", html)
+        # Through the company's contact, as its form in Contacts writes it.
+        self.env.company.partner_id.write({"phone": "+32 2 555 01 23", "email": "hello@lilas.example.com"})
+        html = self.url_open(url).text
+        self.assertIn("+32 2 555 01 23", html)
+        self.assertIn("hello@lilas.example.com", html)
+        self.assertIn("+32 2 555 01 23", self.url_open("/track").text)
+
     def test_queries_do_not_grow_with_the_history(self):
         def count_queries(shipment):
             url = f"/track/{shipment.access_token}"
