@@ -13,8 +13,11 @@ class ResPartner(models.Model):
     def write(self, vals):
         result = super().write(vals)
         # Customer pages cache the company's public face (res.company._shipment_public_face).
-        # The system checks whether a company's contact changed, whoever may read companies.
-        if not PUBLIC_FACE_PARTNER_FIELDS.isdisjoint(vals) and self.env["res.company"].sudo().search_count(
-                [("partner_id", "in", self.ids)], limit=1):
+        if not PUBLIC_FACE_PARTNER_FIELDS.isdisjoint(vals) and self._is_a_company_contact():
             self.env.registry.clear_cache()
         return result
+
+    def _is_a_company_contact(self):
+        # The system checks, whoever may read companies; archived ones keep their pages.
+        Company = self.env["res.company"].sudo().with_context(active_test=False)
+        return bool(Company.search_count([("partner_id", "in", self.ids)], limit=1))

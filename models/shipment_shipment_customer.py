@@ -168,8 +168,8 @@ class ShipmentShipment(models.Model):
 
     def _customer_surroundings(self, events_limit=False):
         """What a customer page shows around the shipment, in one query: carrier, order,
-        delivery address, the company's public face, the latest event's reason and the
-        milestones reached.
+        delivery address and the milestones reached; with the company's public face
+        (``company``, cached).
 
         :param events_limit: unless ``False``, the same query also reads the events a
             customer sees (see :meth:`_customer_events`; ``None`` for all of them) into
