@@ -1,5 +1,5 @@
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from odoo import fields
 from odoo.tests import tagged
@@ -10,12 +10,16 @@ from .api_common import ApiHttpCommon
 PROBLEM = api_contract.PROBLEM_TYPE_PREFIX
 
 
-def native_message(number, event_id="evt-api-1", occurred_at="2026-12-06T09:30:00+01:00", code="out_for_delivery"):
+def native_message(number, event_id="evt-api-1", occurred_at=None, code="out_for_delivery"):
+    # An hour ago: the shared fixtures' histories are dated from now too (a fixed date
+    # fell behind their latest scan as the calendar moved on).
+    sent = datetime.now(timezone(timedelta(hours=1))).replace(microsecond=0) - timedelta(minutes=59)
     return {
         "type": "shipment.tracking.updated",
-        "timestamp": "2026-12-06T09:31:00+01:00",
+        "timestamp": sent.isoformat(),
         "data": {"tracking_number": number, "events": [{
-            "id": event_id, "code": code, "class": "actual", "occurred_at": occurred_at,
+            "id": event_id, "code": code, "class": "actual",
+            "occurred_at": occurred_at or (sent - timedelta(minutes=1)).isoformat(),
             "location": {"city": "Paris", "country": "FR"}, "description": "Out with the driver"}]},
     }
 
