@@ -177,7 +177,8 @@ class AfterShipAdapter(Adapter):
             region=tracking.get("destination_state"),
             city=tracking.get("destination_city"),
             text=tracking.get("destination_raw_location"),
-            last_scans=[_checkpoint_place(cp, home_countries) for cp in reversed(checkpoints) if isinstance(cp, dict)],
+            # Read lazily: only when the destination fields tell no zone.
+            last_scans=(_checkpoint_place(cp, home_countries) for cp in reversed(checkpoints) if isinstance(cp, dict)),
             default=context.default_timezone,
         )
         for index, checkpoint in enumerate(checkpoints):

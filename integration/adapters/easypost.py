@@ -156,7 +156,8 @@ class EasyPostAdapter(Adapter):
         destination_zone = destination_zone_of(
             country=destination.get("country"), region=destination.get("state"), city=destination.get("city"),
             text=carrier_detail.get("destination_location"),
-            last_scans=[_detail_place(detail) for detail in reversed(details) if isinstance(detail, dict)],
+            # Read lazily: only when the destination fields tell no zone.
+            last_scans=(_detail_place(detail) for detail in reversed(details) if isinstance(detail, dict)),
             default=context.default_timezone,
         )
         seen = {event.fingerprint for event in result.events}
