@@ -2,12 +2,11 @@ import re
 
 from odoo import _, http
 from odoo.http import request
-from odoo.tools import consteq
 
 from ..integration import customer_view
 from ..integration.events import EventError, normalize_tracking_number
 from ..models.res_company import PublicFace
-from ..models.shipment_shipment_customer import CUSTOMER_EVENT_LIMIT, CUSTOMER_SHIPMENT_FIELDS
+from ..models.shipment_shipment_customer import CUSTOMER_EVENT_LIMIT
 
 # Tokens are uuid4 strings (portal.mixin); anything else is not looked up.
 _TOKEN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -201,7 +200,9 @@ class ShipmentTrackingController(http.Controller):
         return response
 
     def _shipment_page_by_token(self, token, events_limit):
-        """The shipment of an access token and what its page shows, in one query.
+        """The shipment of an access token and what its page shows, in one query: the one
+        place that decides what a token grants (uuid4 shape, constant-time comparison, not
+        archived).
 
         :return: (shipment, surroundings), or (empty recordset, None)
         """
@@ -211,14 +212,9 @@ class ShipmentTrackingController(http.Controller):
         return Shipment._customer_page_by_token(token, events_limit)
 
     def _shipment_by_token(self, token):
-        """The shipment of an access token, compared in constant time; an empty recordset otherwise."""
-        Shipment = request.env["shipment.shipment"].sudo()  # the token is the credential
-        if not token or not _TOKEN.match(token):
-            return Shipment
-        shipment = Shipment.search_fetch([("access_token", "=", token)], CUSTOMER_SHIPMENT_FIELDS, limit=1)
-        if not shipment or not consteq(shipment.access_token, token):
-            return Shipment
-        return shipment
+        """The shipment of an access token (see :meth:`_shipment_page_by_token`); an empty
+        recordset otherwise."""
+        return self._shipment_page_by_token(token, events_limit=False)[0]
 
     # ------------------------------------------------------------------ #
     # Rendering
