@@ -67,6 +67,38 @@ def progress(status, milestones_seen=()):
     return Progress(step, _TONES.get(status, TONE_OK))
 
 
+# --------------------------------------------------------------------------- history summary
+
+#: What the customer pages need of a whole history: the milestones of its actual events
+#: (for :func:`progress`) and how many events a customer sees.
+HistorySummary = namedtuple("HistorySummary", "milestones shown_count")
+
+
+def shown_to_customer(milestone, event_class, described):
+    """Whether a customer sees an event in the timeline.
+
+    Actual events only (estimates are the expected date, not history); unmapped partner
+    codes only when the carrier said something in words. The Odoo layer says the same in
+    SQL to read the shown events themselves.
+    """
+    return event_class == taxonomy.ACTUAL and (milestone != taxonomy.UNKNOWN or bool(described))
+
+
+def history_summary(events):
+    """Summarise a whole history once, when it changes, so that a customer page reads
+    only the events it shows, however long the history.
+
+    :param events: ``(milestone, event_class, described)`` of every stored event.
+    :rtype: :class:`HistorySummary` (milestones sorted)
+    """
+    milestones, shown = set(), 0
+    for milestone, event_class, described in events:
+        if event_class == taxonomy.ACTUAL:
+            milestones.add(milestone)
+            shown += shown_to_customer(milestone, event_class, described)
+    return HistorySummary(tuple(sorted(milestones)), shown)
+
+
 # --------------------------------------------------------------------------- expected delivery
 
 #: One candidate for "Expected delivery", in order of preference. ``end`` equals

@@ -7,8 +7,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tools import SQL
 
+from ..integration import customer_view, taxonomy
 from ..integration import status as status_rules
-from ..integration import taxonomy
 from ..integration.events import EventError, normalize_tracking_number
 from .shipment_event import STATE_INPUT_FIELDS
 
@@ -18,7 +18,8 @@ STATUS_SELECTION = taxonomy.selection(include_pending=True)
 #: Fields only the processor (as the system) writes: derived from the events, or
 #: bookkeeping of polling and of the workflow policies.
 PROCESSOR_FIELDS = frozenset({
-    "status", "event_count", "last_event_id", "last_event_at", "eta", "eta_window_start", "eta_window_end",
+    "status", "event_count", "customer_milestones", "customer_event_count", "last_event_id", "last_event_at",
+    "eta", "eta_window_start", "eta_window_end",
     "shipped_at", "delivered_at", "exception_state", "exception_reason", "is_terminal", "sla_state",
     "last_polled_at", "polling_stopped", "workflow_eta", "workflow_delivered_done", "workflow_notified", "shadow",
     # the prediction's, refreshed on each event and nightly
@@ -77,6 +78,12 @@ class ShipmentShipment(models.Model):
     user_id = fields.Many2one(related="picking_id.user_id", string="Responsible", groups="base.group_user")
     event_ids = fields.One2many("shipment.event", "shipment_id", string="Events")
     event_count = fields.Integer(compute="_compute_state_from_events", store=True)
+    # The history as customer pages summarise it, kept with the state: a page then reads
+    # only the events it shows, whether the history holds five or five hundred.
+    customer_milestones = fields.Char(compute="_compute_state_from_events", store=True,
+                                      help="Milestones of the actual events, comma-separated.")
+    customer_event_count = fields.Integer(compute="_compute_state_from_events", store=True,
+                                          help="Events a customer sees on the tracking page.")
 
     # Derived from the events (see integration.status)
     status = fields.Selection(
@@ -173,14 +180,15 @@ class ShipmentShipment(models.Model):
 
     @api.depends("event_ids.fingerprint", "event_ids.milestone", "event_ids.event_class",
                  "event_ids.occurred_at", "event_ids.issued_at", "event_ids.window_end",
-                 "event_ids.window_start", "event_ids.reason")
+                 "event_ids.window_start", "event_ids.reason", "event_ids.description")
     def _compute_state_from_events(self):
         Event = self.env["shipment.event"]
-        stored = self._stored_state_inputs()
+        stored, customer_facts = self._stored_state_inputs()
         for shipment in self:
             if isinstance(shipment.id, int):
                 state = status_rules.derive_unique(stored.get(shipment.id, ()))
                 last = Event.browse(state.last_event.record_id) if state.last_event else Event
+                history = customer_view.history_summary(customer_facts.get(shipment.id, ()))
             else:
                 # A shipment being edited in a form: its events exist in the cache only.
                 events = shipment.event_ids
@@ -189,9 +197,13 @@ class ShipmentShipment(models.Model):
                 # Map back through the stored fingerprint: the one recomputed from the
                 # record lacks the carrier code the adapter saw.
                 last = by_fingerprint.get(state.last_event.extra["fingerprint"]) if state.last_event else Event
+                history = customer_view.history_summary(
+                    (event.milestone, event.event_class, event.description) for event in events)
             shipment.update({
                 "status": state.status,
                 "event_count": state.event_count,
+                "customer_milestones": ",".join(history.milestones) or False,
+                "customer_event_count": history.shown_count,
                 "last_event_id": last,
                 "last_event_at": _naive(state.last_event.occurred_at) if state.last_event else False,
                 "eta": _naive(state.eta),
@@ -212,25 +224,30 @@ class ShipmentShipment(models.Model):
         reading a dozen fields of thousands of events through the ORM cost more than
         the derivation itself.
 
-        :return: dict shipment id → list of :class:`integration.status.StoredEvent`.
+        :return: ``(states, customer_facts)``: dicts shipment id → list of
+            :class:`integration.status.StoredEvent`, and shipment id → list of
+            ``(milestone, event_class, described)`` for
+            :func:`integration.customer_view.history_summary`.
         """
         ids = [shipment_id for shipment_id in self._ids if isinstance(shipment_id, int)]
         if not ids:
-            return {}
-        self.env["shipment.event"].flush_model(["shipment_id", *STATE_INPUT_FIELDS])
+            return {}, {}
+        self.env["shipment.event"].flush_model(["shipment_id", "description", *STATE_INPUT_FIELDS])
         rows = self.env.execute_query(SQL(
             """
             SELECT shipment_id, id, fingerprint, milestone, event_class, occurred_at,
-                   issued_at, window_start, window_end, reason
+                   issued_at, window_start, window_end, reason, COALESCE(description, '') <> ''
               FROM shipment_event
              WHERE shipment_id = ANY(%s)
             """, ids))
-        by_shipment = defaultdict(list)
-        for shipment_id, event_id, fingerprint, milestone, event_class, occurred, issued, start, end, reason in rows:
+        by_shipment, customer_facts = defaultdict(list), defaultdict(list)
+        for (shipment_id, event_id, fingerprint, milestone, event_class, occurred, issued, start, end, reason,
+             described) in rows:
             by_shipment[shipment_id].append(status_rules.StoredEvent(
                 event_id, fingerprint, milestone, event_class, _aware(occurred), _aware(issued), _aware(start),
                 _aware(end), reason or None))
-        return by_shipment
+            customer_facts[shipment_id].append((milestone, event_class, described))
+        return by_shipment, customer_facts
 
     @api.depends("picking_id.sale_id.commitment_date", "picking_id.date_deadline")
     def _compute_promised_date(self):

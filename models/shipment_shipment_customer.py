@@ -22,7 +22,7 @@ CUSTOMER_EVENT_COLUMNS = "milestone, occurred_at, utc_offset, city, region, post
 
 
 def _customer_event_filter():
-    """The events a customer sees: actual ones, unmapped codes only with the carrier's words."""
+    """The events a customer sees (:func:`integration.customer_view.shown_to_customer` in SQL)."""
     return SQL("event_class = %s AND (milestone <> %s OR COALESCE(description, '') <> '')",
                taxonomy.ACTUAL, taxonomy.UNKNOWN)
 
@@ -34,6 +34,9 @@ CUSTOMER_SHIPMENT_FIELDS = [
     "last_event_id", "exception_reason", "pod_signed_by", "pod_url", "pod_attachment_id",
 ]
 CUSTOMER_SHIPMENT_FIELDS += ["predicted_window_start", "predicted_window_end"]
+# The history's summary (milestones reached, events shown) is kept on the shipment by
+# the processor: the page reads only the events it shows, however long the history.
+CUSTOMER_SHIPMENT_FIELDS += ["customer_milestones", "customer_event_count"]
 
 
 def _customer_page_query(where, events_limit=False):
@@ -68,16 +71,13 @@ def _customer_page_query(where, events_limit=False):
                                         (SELECT co.name FROM res_country co WHERE co.id = a.country_id))
                   FROM res_partner a
                  WHERE a.id = COALESCE(s.partner_id, (SELECT p.partner_id FROM stock_picking p
-                                                       WHERE p.id = s.picking_id))) AS address,
-               (SELECT json_build_array(array_agg(DISTINCT milestone), count(*) FILTER (WHERE %(shown_only)s))
-                  FROM shipment_event WHERE shipment_id = s.id AND event_class = %(actual)s) AS reached
+                                                       WHERE p.id = s.picking_id))) AS address
                %(events)s
           FROM shipment_shipment s
          WHERE %(where)s
         """,
         shipment=SQL(", ").join(SQL.identifier("s", name) for name in ["id", *CUSTOMER_SHIPMENT_FIELDS]),
-        shown_only=SQL("milestone <> %s OR COALESCE(description, '') <> ''", taxonomy.UNKNOWN),
-        actual=taxonomy.ACTUAL, events=events, where=where)
+        events=events, where=where)
 
 
 class ShipmentShipment(models.Model):
@@ -212,7 +212,6 @@ class ShipmentShipment(models.Model):
         picking = row["picking"] or [None] * 2
         address = row["address"] or [None] * 9
         company = self.env["res.company"]._shipment_public_face(row["company_id"])
-        milestones, total = row["reached"]
         around = {
             "carrier_names": carrier[0], "carrier_tracking_url": carrier[1],
             "picking_name": picking[0], "order_name": picking[1],
@@ -220,11 +219,11 @@ class ShipmentShipment(models.Model):
             "city": address[4], "customer_lang": address[5], "customer_tz": address[6],
             "state_name": address[7], "country_names": address[8],
             "company_id": row["company_id"], "company": company,
-            "milestones": milestones or [],
+            "milestones": row["customer_milestones"].split(",") if row["customer_milestones"] else [],
         }
         if events_limit is not False:
             around["events_limit"] = events_limit
-            around["events_total"] = total
+            around["events_total"] = row["customer_event_count"]
             # JSON carries timestamps as ISO text; the timeline formats datetimes.
             around["events"] = row["events"] or []
             for event in around["events"]:

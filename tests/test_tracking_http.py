@@ -210,6 +210,34 @@ class TestTrackingPage(HttpCase, PortalCommon):
         # The company's public face is on the page, read by the same statement.
         self.assertIn(self.env.company.name, page)
 
+    def test_history_summary_follows_the_events_it_summarises(self):
+        """The page reads the milestones reached and the number of events from the shipment:
+        they must follow every change of the events, not only the processor's inserts."""
+        shipment = self.env["shipment.shipment"].create({
+            "tracking_number": "SUMMARY1", "carrier_id": self.carrier.id, "partner_id": self.contact.id})
+        events = store_events(self.env, [
+            CanonicalEvent("SUMMARY1", "picked_up", self.now - timedelta(hours=30), raw_code="PU",
+                           description="Picked up"),
+            CanonicalEvent("SUMMARY1", "in_transit", self.now - timedelta(hours=20), raw_code="IT",
+                           description="Departed hub"),
+            CanonicalEvent("SUMMARY1", "unknown", self.now - timedelta(hours=10), raw_code="ZZ9"),
+            CanonicalEvent("SUMMARY1", "delivered", self.now + timedelta(days=1), event_class="estimated",
+                           issued_at=self.now - timedelta(hours=10), raw_code="EST"),
+        ], "webhook", connector=self.connector)
+        self.assertEqual(shipment.customer_event_count, 2)  # the bare partner code and the estimate are not shown
+        self.assertEqual(shipment.customer_milestones, "in_transit,picked_up,unknown")
+        page = self.url_open(f"/track/{shipment.access_token}").text
+        self.assertEqual(page.count('class="sv-event '), 2)
+        # An admin edits an event: the carrier's words for the unmapped code now show.
+        events.filtered(lambda e: e.raw_code == "ZZ9").sudo().description = "Held at the depot"
+        self.assertEqual(shipment.customer_event_count, 3)
+        page = self.url_open(f"/track/{shipment.access_token}").text
+        self.assertEqual(page.count('class="sv-event '), 3)
+        self.assertIn("Held at the depot", page)
+        events.filtered(lambda e: e.raw_code == "IT").sudo().unlink()
+        self.assertEqual(shipment.customer_milestones, "picked_up,unknown")
+        self.assertEqual(shipment.customer_event_count, 2)
+
     def test_company_public_face_changes_show_on_the_next_page(self):
         """The company's name, colours and contact are cached per worker: a change clears them."""
         url = f"/track/{self.parcel_a.access_token}"

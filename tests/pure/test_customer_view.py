@@ -43,6 +43,31 @@ def test_progress_step_is_always_a_valid_index(status, seen):
     assert 0 <= result.step < len(cv.STEPS)
 
 
+# --------------------------------------------------------------------------- history summary
+
+def test_history_summary_counts_what_the_timeline_shows():
+    history = [
+        ("picked_up", taxonomy.ACTUAL, False),
+        ("in_transit", taxonomy.ACTUAL, True),
+        ("unknown", taxonomy.ACTUAL, False),  # a bare partner code: not shown
+        ("unknown", taxonomy.ACTUAL, True),  # the carrier's words: shown
+        ("delivered", taxonomy.ESTIMATED, True),  # an estimate is the expected date, not history
+    ]
+    summary = cv.history_summary(history)
+    assert summary.shown_count == 3
+    assert summary.milestones == ("in_transit", "picked_up", "unknown")
+    assert cv.history_summary([]) == cv.HistorySummary((), 0)
+
+
+@given(st.lists(st.tuples(st.sampled_from(taxonomy.MILESTONE_CODES + (taxonomy.UNKNOWN,)),
+                          st.sampled_from((taxonomy.ACTUAL, taxonomy.ESTIMATED, taxonomy.PLANNED)),
+                          st.booleans()), max_size=30))
+def test_history_summary_agrees_with_the_shown_rule(history):
+    summary = cv.history_summary(history)
+    assert summary.shown_count == sum(cv.shown_to_customer(*event) for event in history)
+    assert set(summary.milestones) == {m for m, event_class, _d in history if event_class == taxonomy.ACTUAL}
+
+
 # --------------------------------------------------------------------------- expected delivery
 
 def test_delivered_shows_delivered_time_whatever_the_estimates():
