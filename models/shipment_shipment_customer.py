@@ -167,9 +167,8 @@ class ShipmentShipment(models.Model):
         return rows, rows[0]["total"] if rows else 0
 
     def _customer_surroundings(self, events_limit=False):
-        """What a customer page shows around the shipment, in one query: carrier, order,
-        delivery address and the milestones reached; with the company's public face
-        (``company``, cached).
+        """What a customer page shows around the shipment, in one query: carrier, order and
+        delivery address; with the company's public face (``company``, cached).
 
         :param events_limit: unless ``False``, the same query also reads the events a
             customer sees (see :meth:`_customer_events`; ``None`` for all of them) into
@@ -219,7 +218,6 @@ class ShipmentShipment(models.Model):
             "city": address[4], "customer_lang": address[5], "customer_tz": address[6],
             "state_name": address[7], "country_names": address[8],
             "company_id": row["company_id"], "company": company,
-            "milestones": row["customer_milestones"].split(",") if row["customer_milestones"] else [],
         }
         if events_limit is not False:
             around["events_limit"] = events_limit
@@ -236,11 +234,11 @@ class ShipmentShipment(models.Model):
             return False
         return translations.get(self.env.lang or "en_US") or translations.get("en_US") or False
 
-    def _customer_progress(self, milestones=None):
-        """Where the progress bar stands (see :func:`integration.customer_view.progress`)."""
+    def _customer_progress(self):
+        """Where the progress bar stands (see :func:`integration.customer_view.progress`),
+        from the milestones the processor keeps on the shipment."""
         self.ensure_one()
-        if milestones is None:
-            milestones = self._customer_surroundings()["milestones"]
+        milestones = self.customer_milestones.split(",") if self.customer_milestones else []
         return customer_view.progress(self.status, milestones)
 
     def _customer_explanation(self):
@@ -315,7 +313,7 @@ class ShipmentShipment(models.Model):
             expected = False
         source = customer_texts.SOURCE_LABELS.get(expectation.source)
 
-        progress = self._customer_progress(around["milestones"])
+        progress = self._customer_progress()
         if "events" in around and around["events_limit"] == limit:
             events, total = around["events"], around["events_total"]
         else:
