@@ -9,7 +9,9 @@ rounds so that drift reaches both alike. Medians per request are printed: CPU of
 CPU of PostgreSQL, SQL statements, wall time. Pairs:
 
 - ``tracking``: ``GET /track/<token>`` of a shipment with few events and of the one with
-  the most, against Odoo's ``GET /web/login`` (a public QWeb page of the same kind);
+  the most, read again (the kept rendering) and as a first visit (QWeb's cache of kept
+  renderings emptied before each request), against Odoo's ``GET /web/login`` (a public
+  QWeb page of the same kind);
 - ``api-events``: ``GET /api/shipment/v1/shipments/{id}/events`` against JSON-RPC
   ``search_read`` of the same events by a logged-in user;
 - ``api-list``: ``GET /api/shipment/v1/shipments?limit=100`` against ``search_read`` of
@@ -121,9 +123,24 @@ def main(argv=None):
             "jsonrpc": "2.0", "method": "call", "id": 1,
             "params": {"model": model, "method": "search_read", "args": [domain], "kwargs": kwargs}})
 
+    kept_pages = registry._Registry__caches["templates.cached_values"]
+
+    def forget_kept_pages_then(call):
+        # The tracking page is kept rendered (QWeb t-cache) until what it shows changes:
+        # dropping the kept renderings before each request measures a first visit. The
+        # same cache holds the compiled templates (keyed without a t-cache name): kept.
+        def first_visit(i):
+            for key in [key for key in kept_pages if isinstance(key[-1], tuple) and len(key[-1]) == 3
+                        and "_t_cache_" in str(key[-1][1])]:
+                del kept_pages[key]
+            return call(i)
+        return first_visit
+
+    tracking_pages = [(label, lambda i, token=token, label=label: expect(public.get(f"/track/{token}"), label))
+                      for label, token in tokens.items()]
     routes = {
-        "tracking": [*((label, lambda i, token=token, label=label: expect(public.get(f"/track/{token}"), label))
-                       for label, token in tokens.items()),
+        "tracking": [*tracking_pages,
+                     *((f"{label}, first visit", forget_kept_pages_then(call)) for label, call in tracking_pages),
                      ("/web/login", lambda i: expect(public.get("/web/login"), "/web/login"))],
         "api-events": [
             ("api events", lambda i: expect(api.get(f"{API}/shipments/{shipment_ids[i % len(shipment_ids)]}/events",

@@ -1,7 +1,8 @@
 import re
 
-from odoo import _, http
+from odoo import _, fields, http
 from odoo.http import request
+from odoo.tools import lazy
 
 from ..integration import customer_view
 from ..integration.events import EventError, normalize_tracking_number
@@ -62,11 +63,17 @@ class ShipmentTrackingController(http.Controller):
         shipment = shipment.with_context(lang=request.env.lang)  # found before the language was known
         brand = around["company"]
         tz_name = around["customer_tz"] or brand.tz or "UTC"
-        view = shipment._customer_view_values(tz_name, full=True, around=around, limit=limit)
+        now = fields.Datetime.now()
+        # Worded and rendered only when QWeb has not kept this very page (t-cache).
+        view = lazy(shipment._customer_view_values, tz_name, full=True, around=around, limit=limit, now=now)
         values = self._page_values(brand, view=view, token=token,
                                    all_url=f"/track/{token}?show=all",
-                                   pod_url=f"/track/{token}/pod" if view.get("pod_available") else False)
-        return self._render("shipment_visibility.tracking_page", values, private=True)
+                                   pod_url=f"/track/{token}/pod" if shipment.pod_url or shipment.pod_attachment_id
+                                   else False)
+        shipment_key = shipment._customer_page_cache_key(around, tz_name, now, limit)
+        values["page_cache_key"] = shipment_key and (
+            shipment_key, values["company"], tuple(values["languages"]), values["page_path"])
+        return self._render("shipment_visibility.tracking_page", values, private=True, minimal_qcontext=True)
 
     @http.route("/track/<string:token>/pod", type="http", auth="public", methods=["GET"], readonly=False,
                 sitemap=False)
@@ -257,10 +264,16 @@ class ShipmentTrackingController(http.Controller):
             "languages": langs if len(langs) > 1 else [],
             "current_lang": current,
             "html_lang": (current or "en_US").replace("_", "-"),
+            "page_path": request.httprequest.path,
             **values,
         }
 
-    def _render(self, template, values, status=200, private=False):
+    def _render(self, template, values, status=200, private=False, minimal_qcontext=False):
+        """:param minimal_qcontext: the template reads only ``values``: QWeb then skips the
+            globals of frontend pages (the user and company records, the request), which
+            cost the page the public user's row."""
+        if minimal_qcontext:
+            request.update_context(minimal_qcontext=True)
         response = request.render(template, values, status=status)
         if private:
             self._private_headers(response)

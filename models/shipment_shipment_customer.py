@@ -1,5 +1,6 @@
 """What customers see of a shipment: portal access, the public tracking page and its data."""
 
+import hashlib
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -197,12 +198,39 @@ class ShipmentShipment(models.Model):
         if not rows or not consteq(rows[0]["access_token"] or "", token):
             return self.browse(), None
         row = rows[0]
+        # The row holds everything of the database the page shows: its digest is what
+        # keys the rendered page (see _customer_page_cache_key).
+        digest = hashlib.sha256(repr(row).encode()).hexdigest()
         shipment = self.browse(row["id"])
         # What the ORM's own fetch does with the rows it reads: raw column values into
         # the cache, without overwriting what is there (there is nothing: just found).
         for name in CUSTOMER_SHIPMENT_FIELDS:
             self.env.cache.insert_missing(shipment, self._fields[name], [row[name]])
-        return shipment, self._customer_surroundings_from_row(row, events_limit)
+        around = self._customer_surroundings_from_row(row, events_limit)
+        around["row_digest"] = digest
+        return shipment, around
+
+    def _customer_page_cache_key(self, around, tz_name, now, limit):
+        """What the rendered tracking page depends on besides its template and language,
+        or ``False`` when the page is not to be cached.
+
+        QWeb keeps the rendered page under this key (``t-cache``, one cache per worker
+        that Odoo empties with its templates and its default cache): the same key must
+        mean the same page. Hence the digest of the statement's row (the shipment, its
+        shown events, carrier, order, address), the time zone and event limit, and
+        what changes with the clock or beyond that row: the "Expected delivery" line,
+        decided now, and the explanation of a problem status, which may read the
+        latest event. "Show all" pages are not kept: a long history would fill the
+        cache with a few pages.
+
+        :param around: :meth:`_customer_page_by_token`'s surroundings of this shipment.
+        """
+        self.ensure_one()
+        if limit is None or not around.get("row_digest"):
+            return False
+        tz = pytz.timezone(tz_name) if tz_name in pytz.all_timezones_set else timezone.utc
+        return (self.id, around["row_digest"], tz_name, limit,
+                tuple(self._customer_expectation(tz=tz, now=now)), self._customer_explanation())
 
     @api.model
     def _customer_surroundings_from_row(self, row, events_limit):
@@ -262,14 +290,15 @@ class ShipmentShipment(models.Model):
         """Read what customer pages show of the shipment itself, in one narrow query."""
         self.fetch(CUSTOMER_SHIPMENT_FIELDS)
 
-    def _customer_view_values(self, tz_name=None, full=True, limit=CUSTOMER_EVENT_LIMIT, around=None):
+    def _customer_view_values(self, tz_name=None, full=True, limit=CUSTOMER_EVENT_LIMIT, around=None, now=None):
         """Everything a customer page or e-mail shows of this shipment, already worded.
 
         Strings are in the environment's language, times in ``tz_name``; ``around`` is
         :meth:`_customer_surroundings` when the caller already read it. With
         ``full=False`` (a lookup by tracking number alone) only what a carrier's public
         page shows: status, dates, city and country; no address, signer or order.
-        Queries do not grow with the number of events.
+        Queries do not grow with the number of events. ``now`` is the moment the
+        "Expected delivery" line is decided for (the current time by default).
 
         :rtype: dict
         """
@@ -298,7 +327,7 @@ class ShipmentShipment(models.Model):
                 clocks[key] = babel.dates.format_time(local, "short", locale=locale)
             return clocks[key]
 
-        expectation = self._customer_expectation(tz=tz)
+        expectation = self._customer_expectation(tz=tz, now=now)
         if expectation.kind == "delivered":
             expected = env._("%(day)s at %(time)s", day=day(expectation.start), time=clock(expectation.start))
         elif expectation.kind == "expected":

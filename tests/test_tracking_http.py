@@ -1,8 +1,9 @@
 import re
 import uuid
 from datetime import timedelta
+from unittest.mock import patch
 
-from odoo.tests import HttpCase, tagged
+from odoo.tests import HttpCase, freeze_time, tagged
 from odoo.tools import mute_logger
 
 from ..integration.events import CanonicalEvent
@@ -237,6 +238,62 @@ class TestTrackingPage(HttpCase, PortalCommon):
         events.filtered(lambda e: e.raw_code == "IT").sudo().unlink()
         self.assertEqual(shipment.customer_milestones, "picked_up,unknown")
         self.assertEqual(shipment.customer_event_count, 2)
+
+    # ------------------------------------------------------------------ the kept rendering
+
+    def _count_wordings(self):
+        """Count how often the page is worded (the step a kept rendering skips)."""
+        Shipment = type(self.env["shipment.shipment"])
+        return patch.object(Shipment, "_customer_view_values", autospec=True,
+                            side_effect=Shipment._customer_view_values)
+
+    def test_page_is_rendered_again_only_when_what_it_shows_changes(self):
+        self.env["res.lang"]._activate_lang("fr_FR")
+        url = f"/track/{self.parcel_a.access_token}"
+        with self._count_wordings() as worded:
+            first = self.url_open(url).text
+            second = self.url_open(url).text
+            self.assertEqual(first, second)
+            self.assertEqual(worded.call_count, 1, "the same page, read again, is the kept rendering")
+
+            self.parcel_a.partner_id.street = "14 Rue des Lilas"  # the address, from another table
+            html = self.url_open(url).text
+            self.assertIn("14 Rue des Lilas", html)
+            self.assertNotIn("12 Rue des Lilas", html)
+            self.assertEqual(worded.call_count, 2)
+
+            store_events(self.env, [CanonicalEvent(
+                "PARCELA1", "out_for_delivery", self.now - timedelta(minutes=5), city="Paris", country="FR",
+                description="With the driver")], "webhook", connector=self.connector)
+            html = self.url_open(url).text
+            self.assertIn("With the driver", html)
+            self.assertEqual(worded.call_count, 3)
+
+            french = self.url_open(f"{url}?lang=fr_FR").text  # another language is another page
+            self.assertIn('lang="fr-FR"', french)
+            self.assertEqual(worded.call_count, 4)
+            self.assertIn('lang="en-US"', self.url_open(url).text)
+            self.assertEqual(worded.call_count, 4)
+
+            # "Show all" is never kept: a long history would fill the cache with a few pages.
+            self.url_open(f"{url}?show=all")
+            self.url_open(f"{url}?show=all")
+            self.assertEqual(worded.call_count, 6)
+
+            # Another shipment's page is its own, never the kept one of this shipment.
+            other = self.url_open(f"/track/{self.parcel_b.access_token}").text
+            self.assertIn("PARCELB2", other)
+            self.assertNotIn("PARCELA1", other)
+
+    def test_kept_page_follows_the_clock(self):
+        """A kept page must not go on calling a date "expected" once it has passed."""
+        url = f"/track/{self.parcel_a.access_token}"
+        self.assertIn("estimate from the carrier", self.url_open(url).text)
+        self.assertIn("estimate from the carrier", self.url_open(url).text)
+        with freeze_time(self.now + timedelta(days=3)):
+            html = self.url_open(url).text
+        self.assertNotIn("estimate from the carrier", html)
+        self.assertIn("The delivery date will show here", html)
 
     def test_company_public_face_changes_show_on_the_next_page(self):
         """The company's name, colours and contact are cached per worker: a change clears them."""
