@@ -40,6 +40,15 @@ CUSTOMER_SHIPMENT_FIELDS += ["predicted_window_start", "predicted_window_end"]
 CUSTOMER_SHIPMENT_FIELDS += ["customer_milestones", "customer_event_count"]
 
 
+def _customer_zone(tz_name):
+    """The time zone a customer page speaks, UTC when the name is unknown.
+
+    :return: (zone name, pytz zone)
+    """
+    tz_name = tz_name if tz_name in pytz.all_timezones_set else "UTC"
+    return tz_name, pytz.timezone(tz_name)
+
+
 def _customer_page_query(where, events_limit=False):
     """One shipment's customer page in one statement (see ``_customer_surroundings``).
 
@@ -228,7 +237,7 @@ class ShipmentShipment(models.Model):
         self.ensure_one()
         if limit is None or not around.get("row_digest"):
             return False
-        tz = pytz.timezone(tz_name) if tz_name in pytz.all_timezones_set else timezone.utc
+        tz_name, tz = _customer_zone(tz_name)
         return (self.id, around["row_digest"], tz_name, limit,
                 tuple(self._customer_expectation(tz=tz, now=now)), self._customer_explanation())
 
@@ -304,8 +313,7 @@ class ShipmentShipment(models.Model):
         """
         self.ensure_one()
         env = self.env
-        tz_name = tz_name if tz_name in pytz.all_timezones_set else "UTC"
-        tz = pytz.timezone(tz_name)
+        tz_name, tz = _customer_zone(tz_name)
         locale = babel_locale_parse(env.lang or "en_US")
         self._customer_prefetch()
         around = around or self._customer_surroundings()
